@@ -1,0 +1,3 @@
+"""planner: guest-density capacity planner for virtualization hosts."""
+
+__version__ = "0.1.0"

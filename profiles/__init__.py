@@ -1,0 +1,1 @@
+"""Kernel calibrations shipped with the planner."""
