@@ -40,14 +40,18 @@ app = typer.Typer(
 )
 
 # --- shared options, defined once -------------------------------------------------------------
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts instead of text.")]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print one JSON object for scripts instead of text.")
+]
 HtmlOption = Annotated[
     Path | None,
     typer.Option("--html", help="Also write a self-contained HTML report to this file.", dir_okay=False),
 ]
 CsvOption = Annotated[
     Path | None,
-    typer.Option("--csv", help="Also write the report's tables as CSV files into this directory.", file_okay=False),
+    typer.Option(
+        "--csv", help="Also write the report's tables as CSV files into this directory.", file_okay=False
+    ),
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -90,7 +94,9 @@ def version_callback(value: bool) -> None:
 def _root(
     version: Annotated[
         bool,
-        typer.Option("--version", callback=version_callback, is_eager=True, help="Show the version and exit."),
+        typer.Option(
+            "--version", callback=version_callback, is_eager=True, help="Show the version and exit."
+        ),
     ] = False,
 ) -> None:
     """Guest-density capacity planner."""

@@ -56,7 +56,7 @@ def test_imports_point_one_way() -> None:
         unit = _unit(path)
         assert unit in RANK, f"{path}: add {unit!r} to RANK in this test"
         for target in _imported_units(ast.parse(path.read_text(), str(path))):
-            if target == unit or target == "__init__" and unit != "__init__":
+            if target == unit or (target == "__init__" and unit != "__init__"):
                 continue
             if target not in RANK:
                 continue  # planner.__version__ and friends
