@@ -61,7 +61,7 @@ def test_input_error_is_value_error_with_location() -> None:
     assert str(InputError("bad").located(file="a.yaml", line=2)) == "a.yaml:2: bad"
 
 
-@given(st.integers(min_value=1, max_value=2**40), st.sampled_from(["k", "KiB", "M", "MiB", "G", "GiB"]))
+@given(st.integers(min_value=1, max_value=2**30), st.sampled_from(["k", "KiB", "M", "MiB", "G", "GiB"]))
 def test_round_trip(value: int, unit: str) -> None:
     scale = {"k": 1, "KiB": 1, "M": 1024, "MiB": 1024, "G": 1024**2, "GiB": 1024**2}[unit]
     kib = parse_size_kib(f"{value}{unit}")
