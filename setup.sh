@@ -16,20 +16,16 @@ APT_PACKAGES=(
   chromium fonts-dejavu-core                               # report tests in headless Chromium
   ca-certificates
 )
-FOREIGN_APT_PACKAGES=(busybox-static:s390x)               # s390x initramfs (needs dpkg arch s390x)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ! dpkg --print-foreign-architectures | grep -qx s390x; then
-  echo "setup: adding the dpkg architecture s390x (needed for s390x busybox and kernels)"
+  echo "setup: adding the dpkg architecture s390x (bootlab downloads s390x kernels and busybox with apt-get download)"
   dpkg --add-architecture s390x
   need_update=1
 fi
-for p in "${FOREIGN_APT_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
 if ((${#missing[@]})) || [[ -n "${need_update:-}" ]]; then
   echo "setup: apt-get install ${missing[*]:-}"
   apt-get update -q
