@@ -1,0 +1,313 @@
+"""A calibration: the constants of one kernel build, with their provenance.
+
+A calibration is data (YAML in ``profiles/kernels/NAME.yaml``). It is frozen
+once made, carries a ``schema_version``, the sha256 and configured size of every
+log it came from, per-log residuals, and the range it was calibrated on;
+predictions outside that range follow an explicit policy (``planner.kernel.model``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.resources
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from planner.errors import InputError
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class KernelParameters:
+    """Constants of one kernel build. [KiB unless named]
+
+    Structural constants are read from the logs (``how: measured``); the rest are
+    fitted with ``scipy.optimize.least_squares`` (``how: least_squares``) or come
+    from the build's configuration (``how: config``). See
+    :mod:`planner.kernel.model` for where each term enters.
+    """
+
+    # --- outside MemTotal ------------------------------------------------------
+    #: memblock reservation of the image and early allocations, without the initrd,
+    #: the per-CPU first chunk, a log_buf_len= buffer or anything sized from RAM
+    image_reserved_kib: float = 0.0
+    #: kernel direct-map page tables per GiB of RAM (s390x under TCG maps with 4 KiB pages)
+    direct_map_kib_per_gib: float = 0.0
+    #: first per-CPU chunk per possible CPU (``percpu: Embedded N pages/cpu``)
+    percpu_kib_per_cpu: int = 0
+    #: ``Freeing unused kernel image ...``, ``unused decrypted``, ``early sccb`` ...
+    #: (not the initrd, not SMP alternatives)
+    freed_init_kib: int = 0
+    #: ``Freeing SMP alternatives memory`` (x86; freed unless 1 present CPU of several possible)
+    smp_alternatives_kib: int = 0
+    #: the compressed initramfs of the calibration boots (reserved, then freed)
+    initrd_kib: int = 0
+    #: MemTotal minus (physpages - reserved + freed) on the calibration boots
+    memtotal_adjust_kib: float = 0.0
+    #: built-in printk buffer (CONFIG_LOG_BUF_SHIFT)
+    log_buf_default_kib: int = 128
+    # --- inside MemTotal, at idle after boot ------------------------------------
+    slab_kib: float = 0.0
+    slab_kib_per_vcpu: float = 0.0
+    sreclaimable_kib: float = 0.0
+    kernel_stacks_kib: float = 0.0
+    kernel_stacks_kib_per_vcpu: float = 0.0
+    #: VmallocUsed - KernelStack = vmalloc_kib + vmalloc_kib_cpu_inverse / possible CPUs
+    vmalloc_kib: float = 0.0
+    vmalloc_kib_cpu_inverse: float = 0.0
+    #: MemTotal - MemFree not named above (page tables, per-CPU chunks, ftrace, initramfs, ...)
+    other_kib: float = 0.0
+    other_kib_per_vcpu: float = 0.0
+    #: free pages parked on per-CPU lists after boot (capped by the zones' low watermarks)
+    pcp_kib: float = 0.0
+    pcp_kib_per_gib: float = 0.0
+    pcp_kib_per_vcpu: float = 0.0
+    # --- build configuration -----------------------------------------------------
+    thp_available: bool = True
+    swiotlb_available: bool = True
+    crashkernel_available: bool = True
+    #: DMA atomic pools (kernel/dma/pool.c): kernel, DMA, DMA32 on x86-64
+    dma_pool_count: int = 3
+    pageblock_kib: int = 2048
+    #: "6.1" (alloc_large_system_hash with adapt and low limits) or "2.6.18"
+    hash_rules: str = "6.1"
+
+
+@dataclass(frozen=True)
+class CalibratedRange:
+    """Sizes and vCPU counts a calibration was made on."""
+
+    min_memory_kib: int
+    max_memory_kib: int
+    min_vcpu_count: int = 1
+    max_vcpu_count: int = 1
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    """One log a calibration came from, with measured and modelled values. [KiB]"""
+
+    source: str
+    sha256: str
+    memory_kib: int
+    vcpu_count: int
+    cmdline: str = ""
+    measured: dict[str, int] = field(default_factory=dict)
+    modelled: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def residual_kib(self) -> dict[str, int]:
+        return {k: self.modelled[k] - v for k, v in self.measured.items() if k in self.modelled}
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A fitted kernel memory model for one kernel build."""
+
+    name: str
+    kernel_release: str
+    arch: str
+    parameters: KernelParameters
+    calibrated_range: CalibratedRange
+    machine: str | None = None
+    linux_version: str = ""
+    description: str = ""
+    partial: bool = False
+    min_boot_memory_kib: int | None = None
+    parameter_sources: dict[str, str] = field(default_factory=dict)
+    logs: tuple[LogRecord, ...] = ()
+    notes: tuple[str, ...] = ()
+    schema_version: int = SCHEMA_VERSION
+    path: str | None = None  # where it was loaded from
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for YAML/JSON (ordered for reading)."""
+        params = dataclasses.asdict(self.parameters)
+        return {
+            "schema_version": self.schema_version,
+            "name": self.name,
+            "description": self.description,
+            "kernel_release": self.kernel_release,
+            "linux_version": self.linux_version,
+            "arch": self.arch,
+            "machine": self.machine,
+            "partial": self.partial,
+            "min_boot_memory_kib": self.min_boot_memory_kib,
+            "calibrated_range": dataclasses.asdict(self.calibrated_range),
+            "parameters": {
+                k: {"value": _round(v), "how": self.parameter_sources.get(k, "default")}
+                for k, v in params.items()
+            },
+            "notes": list(self.notes),
+            "logs": [
+                {
+                    "source": log.source,
+                    "sha256": log.sha256,
+                    "memory_kib": log.memory_kib,
+                    "vcpu_count": log.vcpu_count,
+                    "cmdline": log.cmdline,
+                    "measured_kib": dict(log.measured),
+                    "modelled_kib": dict(log.modelled),
+                    "residual_kib": log.residual_kib,
+                }
+                for log in self.logs
+            ],
+        }
+
+
+def _round(value: Any) -> Any:
+    return round(value, 3) if isinstance(value, float) else value
+
+
+def _require(data: dict[str, Any], key: str, kind: type | tuple[type, ...], source: str) -> Any:
+    if key not in data:
+        raise InputError(f"expected the key {key!r}; it is missing", file=source, field=key)
+    value = data[key]
+    if not isinstance(value, kind):
+        raise InputError(f"expected {key} of type {kind}; found {value!r}", file=source, field=key)
+    return value
+
+
+def calibration_from_dict(data: Any, source: str = "<calibration>") -> Calibration:
+    """Validate plain data (from YAML) into a :class:`Calibration`."""
+    if not isinstance(data, dict):
+        raise InputError(f"expected a calibration mapping; found {type(data).__name__}", file=source)
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise InputError(
+            f"expected schema_version {SCHEMA_VERSION}; found {version!r}",
+            file=source,
+            field="schema_version",
+        )
+    params_in = _require(data, "parameters", dict, source)
+    known = {f.name: f for f in dataclasses.fields(KernelParameters)}
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for key, item in params_in.items():
+        if key not in known:
+            raise InputError(
+                f"expected one of {sorted(known)}; found {key!r}", file=source, field=f"parameters.{key}"
+            )
+        value = item.get("value") if isinstance(item, dict) else item
+        default = known[key].default
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, (int, float)):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, str)
+        if not ok:
+            raise InputError(
+                f"expected a {type(default).__name__}; found {value!r}",
+                file=source,
+                field=f"parameters.{key}",
+            )
+        values[key] = float(value) if isinstance(default, float) and value is not None else value
+        if isinstance(item, dict) and "how" in item:
+            sources[key] = str(item["how"])
+    rng = _require(data, "calibrated_range", dict, source)
+    try:
+        calibrated_range = CalibratedRange(**rng)
+    except TypeError as err:
+        raise InputError(
+            f"expected min/max_memory_kib and min/max_vcpu_count; {err}",
+            file=source,
+            field="calibrated_range",
+        ) from None
+    arch = _require(data, "arch", str, source)
+    if arch not in ("x86_64", "s390x"):
+        raise InputError(f"expected arch x86_64 or s390x; found {arch!r}", file=source, field="arch")
+    logs = tuple(
+        LogRecord(
+            source=str(log.get("source", "")),
+            sha256=str(log.get("sha256", "")),
+            memory_kib=int(log.get("memory_kib", 0)),
+            vcpu_count=int(log.get("vcpu_count", 1)),
+            cmdline=str(log.get("cmdline", "")),
+            measured=dict(log.get("measured_kib") or {}),
+            modelled=dict(log.get("modelled_kib") or {}),
+        )
+        for log in data.get("logs") or []
+    )
+    return Calibration(
+        name=_require(data, "name", str, source),
+        kernel_release=_require(data, "kernel_release", str, source),
+        arch=arch,
+        parameters=KernelParameters(**values),
+        calibrated_range=calibrated_range,
+        machine=data.get("machine"),
+        linux_version=str(data.get("linux_version") or ""),
+        description=str(data.get("description") or ""),
+        partial=bool(data.get("partial", False)),
+        min_boot_memory_kib=data.get("min_boot_memory_kib"),
+        parameter_sources=sources,
+        logs=logs,
+        notes=tuple(data.get("notes") or ()),
+        path=source,
+    )
+
+
+def _profiles_dir() -> Path:
+    return Path(str(importlib.resources.files("planner.profiles").joinpath("kernels")))
+
+
+def list_calibrations() -> list[tuple[str, str]]:
+    """Shipped calibrations: (name, one-line description), sorted by name."""
+    out = []
+    for path in sorted(_profiles_dir().glob("*.yaml")):
+        try:
+            cal = load_calibration(str(path))
+        except InputError:
+            continue
+        out.append((cal.name, cal.description))
+    return out
+
+
+def load_calibration(name_or_path: str) -> Calibration:
+    """Load a calibration by shipped name (``profiles/kernels/NAME.yaml``) or by path."""
+    path = Path(name_or_path)
+    if not (path.suffix in (".yaml", ".yml") or os.sep in name_or_path) or not path.exists():
+        shipped = _profiles_dir() / f"{name_or_path}.yaml"
+        if shipped.exists():
+            path = shipped
+        elif not path.exists():
+            names = sorted(p.stem for p in _profiles_dir().glob("*.yaml"))
+            raise InputError(
+                f"expected a shipped kernel calibration ({', '.join(names) or 'none shipped'}) "
+                f"or a calibration file; found {name_or_path!r}",
+                field="kernel",
+            )
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"expected a readable calibration file; {err}", file=path) from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise InputError(
+            f"expected valid YAML; {getattr(err, 'problem', err)}", file=path, line=line
+        ) from None
+    return calibration_from_dict(data, str(path))
+
+
+def save_calibration(calibration: Calibration, path: str | Path) -> None:
+    """Write a calibration as YAML, atomically (temp file + rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = yaml.safe_dump(calibration.to_dict(), sort_keys=False, width=120)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(f"# planner kernel calibration {calibration.name} (written by planner calibrate)\n")
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

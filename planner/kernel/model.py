@@ -1,0 +1,566 @@
+"""The kernel memory model: where every KiB of a machine's RAM goes.
+
+``predict(calibration, GuestSpec(...))`` is pure and deterministic. All
+quantities are KiB. The terms, with their sources (reference
+kernel-memory-facts.md and bootlab-debian-6.1.md):
+
+Outside MemTotal (the dmesg ``Memory:`` line's ``reserved``)
+    ``firmware``: holes (:mod:`planner.kernel.layout`);
+    ``kernel_image``: memblock reservation of the image and early allocations,
+    a per-build constant, net of the init sections freed after boot
+    (``free_initmem()``, ``mark_rodata_ro()`` @ v6.1) [1];
+    ``direct_map``: direct-map page tables per GiB (s390x under TCG) [1];
+    ``memmap``: ``struct page`` per present sparsemem section (``mm/sparse.c``);
+    ``hash_tables_early``: Dentry and Inode tables (``HASH_EARLY``);
+    ``percpu``: the first per-CPU chunk times *possible* CPUs (``mm/percpu.c
+    pcpu_embed_first_chunk()``);
+    ``swiotlb``: 64 MiB + slots when RAM reaches above 4 GiB on x86-64
+    (``arch/x86/kernel/pci-dma.c pci_swiotlb_detect()``);
+    ``crashkernel``: ``crashkernel=`` (``kernel/crash_core.c``);
+    ``log_buffer``: a ``log_buf_len=`` buffer above the built-in one.
+Inside MemTotal, used at idle after boot
+    ``hash_tables_late``: every other boot-time hash table (computed);
+    ``slab``, ``kernel_stacks``, ``vmalloc``: calibrated constants plus per-vCPU
+    slopes (the vmalloc term shrinks with more possible CPUs: the memcg map of
+    the first dynamic per-CPU chunk, 2 MiB / possible CPUs on x86-64) [1];
+    ``runtime_other``: page tables, dynamic per-CPU chunks, ftrace, the
+    initramfs, DMA atomic pools (``kernel/dma/pool.c``: 128 KiB per GiB, 128 KiB
+    to 4 MiB each) and free pages parked on per-CPU lists [1].
+Not available to user space
+    ``reserves``: ``totalreserve_pages`` (high watermarks + lowmem reserves),
+    from ``min_free_kbytes`` with the THP rule (:mod:`planner.kernel.watermarks`),
+    less the share of reclaimable slab that ``MemAvailable`` counts.
+
+[1] calibrated per kernel build from real boot logs (:mod:`planner.kernel.calibrate`).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from planner.errors import InfeasibleError, InputError, OutOfRangeWarning
+from planner.kernel.calibration import Calibration, KernelParameters
+from planner.kernel.cmdline import Cmdline, crashkernel_kib, log_buffer_kib, parse_cmdline, swiotlb_kib
+from planner.kernel.hashtables import HashTableSize, hash_tables
+from planner.kernel.layout import (
+    Layout,
+    clip_layout,
+    guest_layout,
+    host_layout,
+    memmap_kib,
+    memmap_kib_per_section,
+    nr_kernel_pages,
+)
+from planner.kernel.watermarks import Watermarks, ZoneManaged, mem_available_kib, watermarks
+from planner.units import KIB_PER_GIB, PAGE_KIB, format_kib
+
+OutOfRange = Literal["warn", "raise", "ignore"]
+
+#: breakdown terms in display order; with ``mem_available_kib`` they add up to ``memory_kib``
+TERMS = (
+    "firmware",
+    "kernel_image",
+    "direct_map",
+    "memmap",
+    "hash_tables_early",
+    "percpu",
+    "swiotlb",
+    "crashkernel",
+    "log_buffer",
+    "hash_tables_late",
+    "slab",
+    "kernel_stacks",
+    "vmalloc",
+    "runtime_other",
+    "reserves",
+)
+
+#: x86-64: pages below 1 MiB, all reserved since v5.13 (arch/x86/realmode/init.c)
+X86_FIRST_MIB_PAGES = 158
+#: DMA atomic pool bounds (kernel/dma/pool.c dma_atomic_pool_init() @ v6.1) [KiB]
+DMA_POOL_MIN_KIB = 128
+DMA_POOL_MAX_KIB = 4096
+
+
+@dataclass(frozen=True)
+class GuestSpec:
+    """What is predicted: a machine's RAM, CPUs, kernel command line and machine type."""
+
+    memory_kib: int
+    vcpu_count: int = 1
+    possible_cpu_count: int | None = None  # default: vcpu_count (qemu maxcpus)
+    cmdline: str = ""
+    machine: str | None = None
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Where every KiB goes, for one :class:`GuestSpec`."""
+
+    calibration: str
+    spec: GuestSpec
+    memory_kib: int
+    present_kib: int
+    reserved_kib: int
+    mem_total_kib: int
+    mem_free_kib: int
+    mem_available_kib: int
+    breakdown_kib: dict[str, int]
+    hash_tables: tuple[HashTableSize, ...]
+    min_free_kbytes: int
+    thp_active: bool
+    in_range: bool
+    notes: tuple[str, ...] = ()
+
+    @property
+    def kernel_kib(self) -> int:
+        """Everything the guest kernel keeps from user space. [KiB]"""
+        return self.memory_kib - self.mem_available_kib
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "calibration": self.calibration,
+            "memory_kib": self.memory_kib,
+            "vcpu_count": self.spec.vcpu_count,
+            "possible_cpu_count": self.spec.possible_cpu_count or self.spec.vcpu_count,
+            "cmdline": self.spec.cmdline,
+            "machine": self.spec.machine,
+            "present_kib": self.present_kib,
+            "reserved_kib": self.reserved_kib,
+            "mem_total_kib": self.mem_total_kib,
+            "mem_free_kib": self.mem_free_kib,
+            "mem_available_kib": self.mem_available_kib,
+            "kernel_kib": self.kernel_kib,
+            "breakdown_kib": dict(self.breakdown_kib),
+            "hash_tables": [
+                {
+                    "name": t.name,
+                    "entries": t.entries,
+                    "size_bytes": t.size_bytes,
+                    "early": t.early,
+                    "vmalloc": t.vmalloc,
+                }
+                for t in self.hash_tables
+            ],
+            "min_free_kbytes": self.min_free_kbytes,
+            "thp_active": self.thp_active,
+            "in_range": self.in_range,
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True)
+class ReservedTerms:
+    """The dmesg ``reserved`` figure, term by term, and MemTotal. [KiB]"""
+
+    layout: Layout
+    cmdline: Cmdline
+    possible_cpu_count: int
+    hash_tables: tuple[HashTableSize, ...]
+    terms_kib: dict[
+        str, float
+    ]  # image, direct_map, zero_pages, initrd, log_buffer, percpu, memmap, hash_early, ...
+    freed_kib: float  # freed after the Memory: line (init sections, initrd, SMP alternatives) + adjust
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def reserved_kib(self) -> float:
+        return sum(self.terms_kib.values())
+
+    @property
+    def totalram_at_print_kib(self) -> float:
+        return self.layout.present_kib - self.reserved_kib
+
+    @property
+    def mem_total_kib(self) -> float:
+        return self.totalram_at_print_kib + self.freed_kib
+
+
+def s390x_zero_pages_kib(totalram_kib: float) -> int:
+    """s390x zero pages: ``1 << order`` pages, order 7 shrinking while totalram/1024 pages < 2**order.
+
+    ``arch/s390/mm/init.c setup_zero_pages()`` @ v6.1; counted in ``reserved``.
+    """
+    order = 7
+    while order > 2 and (int(totalram_kib) // PAGE_KIB >> 10) < (1 << order):
+        order -= 1
+    return (1 << order) * PAGE_KIB
+
+
+def reserved_terms(
+    calibration: Calibration, spec: GuestSpec, params: KernelParameters | None = None
+) -> ReservedTerms:
+    """The part of the model that ends at MemTotal (no runtime terms).
+
+    ``params`` lets calibration evaluate trial parameters through the same code.
+    """
+    p = params or calibration.parameters
+    arch = calibration.arch
+    cmd = parse_cmdline(spec.cmdline)
+    layout = guest_layout(arch, spec.memory_kib, spec.machine or calibration.machine)
+    if cmd.mem_limit_kib is not None and cmd.mem_limit_kib < layout.memory_kib:
+        layout = clip_layout(layout, cmd.mem_limit_kib)
+    possible = spec.possible_cpu_count or spec.vcpu_count
+    if cmd.possible_cpus is not None:
+        possible = cmd.possible_cpus
+    tables = hash_tables(
+        arch,
+        nr_kernel_pages(layout, p.hash_rules),
+        possible_cpu_count=possible,
+        cmdline=spec.cmdline,
+        rules=p.hash_rules,
+    )
+    memory_gib = layout.present_kib / KIB_PER_GIB
+    swiotlb = swiotlb_kib(cmd.swiotlb, layout.above_4g) if p.swiotlb_available else 0
+    terms: dict[str, float] = {
+        "image": p.image_reserved_kib,
+        "direct_map": p.direct_map_kib_per_gib * memory_gib,
+        "initrd": p.initrd_kib,
+        "log_buffer": log_buffer_kib(cmd.log_buf_len_kib, p.log_buf_default_kib),
+        "percpu": p.percpu_kib_per_cpu * possible,
+        "memmap": memmap_kib(layout),
+        "hash_early": sum(t.size_kib for t in tables if t.early),
+        "swiotlb": swiotlb,
+        "crashkernel": (
+            crashkernel_kib(cmd.crashkernel, cmd.crashkernel_low, layout.present_kib, swiotlb)
+            if p.crashkernel_available
+            else 0
+        ),
+    }
+    if arch == "s390x":
+        terms["zero_pages"] = s390x_zero_pages_kib(layout.present_kib - sum(terms.values()))
+    smp_freed = p.smp_alternatives_kib if not (spec.vcpu_count == 1 and possible > 1) else 0
+    freed = p.initrd_kib + p.freed_init_kib + smp_freed + p.memtotal_adjust_kib
+    return ReservedTerms(layout, cmd, possible, tables, terms, freed)
+
+
+def zone_managed_at_init(rt: ReservedTerms) -> tuple[ZoneManaged, ...]:
+    """Managed pages per zone when the watermarks are set (totalram at the ``Memory:`` line).
+
+    Placement of reservations [model]: on x86-64 the first MiB (158 pages) is in
+    DMA; the image, initrd, swiotlb and crashkernel sit in DMA32 (below 4 GiB);
+    memblock allocates the rest top-down, so memmap, early hash tables, per-CPU
+    chunks, the log buffer and page tables land in the highest zone. s390x: the
+    image at the bottom of DMA, the rest top-down.
+    """
+    zones = sorted(rt.layout.zones, key=lambda z: (z.node, z.start_pfn))
+    managed = [float(z.present_pages) for z in zones]
+    t = rt.terms_kib
+    low_terms = t["image"] + t["initrd"] + t["swiotlb"] + t["crashkernel"]
+    top_terms = rt.reserved_kib - low_terms
+    if rt.layout.arch == "x86_64":
+        managed[0] -= X86_FIRST_MIB_PAGES
+        low_terms -= X86_FIRST_MIB_PAGES * PAGE_KIB
+        low_index = 1 if len(zones) > 1 else 0
+    else:
+        low_index = 0
+    _take(managed, low_index, low_terms / PAGE_KIB, direction=+1)
+    _take(managed, len(managed) - 1, top_terms / PAGE_KIB, direction=-1)
+    return tuple(ZoneManaged(z.node, z.name, max(int(m), 0)) for z, m in zip(zones, managed, strict=True))
+
+
+def _take(managed: list[float], index: int, pages: float, *, direction: int) -> None:
+    """Subtract ``pages`` from zone ``index``, spilling to neighbours in ``direction``."""
+    i = index
+    while pages > 0 and 0 <= i < len(managed):
+        used = min(managed[i], pages)
+        managed[i] -= used
+        pages -= used
+        i += direction
+
+
+def dma_pools_kib(count: int, totalram_kib: float) -> int:
+    """DMA atomic pools: per pool 128 KiB per GiB of RAM, 128 KiB .. 4 MiB (kernel/dma/pool.c @ v6.1)."""
+    per_pool = (int(totalram_kib) // PAGE_KIB // 8192) * PAGE_KIB
+    return count * min(max(per_pool, DMA_POOL_MIN_KIB), DMA_POOL_MAX_KIB)
+
+
+@dataclass(frozen=True)
+class RuntimeTerms:
+    """Inside MemTotal at idle. [KiB]"""
+
+    slab_kib: float
+    sreclaimable_kib: float
+    kernel_stacks_kib: float
+    vmalloc_kib: float
+    hash_late_kib: float
+    dma_pools_kib: float
+    other_kib: float
+    pcp_kib: float
+    watermarks: Watermarks
+
+    @property
+    def used_kib(self) -> float:
+        return (
+            self.slab_kib
+            + self.kernel_stacks_kib
+            + self.vmalloc_kib
+            + self.hash_late_kib
+            + self.dma_pools_kib
+            + self.other_kib
+            + self.pcp_kib
+        )
+
+
+def runtime_terms(
+    calibration: Calibration, spec: GuestSpec, rt: ReservedTerms, params: KernelParameters | None = None
+) -> RuntimeTerms:
+    """Memory used inside MemTotal at idle, and the watermarks."""
+    p = params or calibration.parameters
+    extra_vcpus = max(spec.vcpu_count - 1, 0)
+    wm = watermarks(
+        zone_managed_at_init(rt),
+        thp_available=p.thp_available,
+        pageblock_pages=p.pageblock_kib // PAGE_KIB,
+        thp_mode=rt.cmdline.transparent_hugepage,
+    )
+    memory_gib = rt.layout.present_kib / KIB_PER_GIB
+    pcp_fill = p.pcp_kib + p.pcp_kib_per_gib * memory_gib + p.pcp_kib_per_vcpu * extra_vcpus
+    return RuntimeTerms(
+        slab_kib=p.slab_kib + p.slab_kib_per_vcpu * extra_vcpus,
+        sreclaimable_kib=p.sreclaimable_kib,
+        kernel_stacks_kib=p.kernel_stacks_kib + p.kernel_stacks_kib_per_vcpu * extra_vcpus,
+        vmalloc_kib=p.vmalloc_kib + p.vmalloc_kib_cpu_inverse / rt.possible_cpu_count,
+        hash_late_kib=sum(t.size_kib for t in rt.hash_tables if not t.early),
+        dma_pools_kib=dma_pools_kib(p.dma_pool_count, rt.totalram_at_print_kib),
+        other_kib=p.other_kib + p.other_kib_per_vcpu * extra_vcpus,
+        pcp_kib=max(min(pcp_fill, wm.low_kib), 0.0),
+        watermarks=wm,
+    )
+
+
+def _check_range(
+    calibration: Calibration, spec: GuestSpec, policy: OutOfRange
+) -> tuple[bool, tuple[str, ...]]:
+    rng = calibration.calibrated_range
+    problems = []
+    if not rng.min_memory_kib <= spec.memory_kib <= rng.max_memory_kib:
+        problems.append(
+            f"{format_kib(spec.memory_kib)} is outside the calibrated range "
+            f"{format_kib(rng.min_memory_kib)}..{format_kib(rng.max_memory_kib)} of {calibration.name}"
+        )
+    if not rng.min_vcpu_count <= spec.vcpu_count <= rng.max_vcpu_count:
+        problems.append(
+            f"{spec.vcpu_count} vCPUs is outside the calibrated range "
+            f"{rng.min_vcpu_count}..{rng.max_vcpu_count} of {calibration.name}"
+        )
+    if calibration.partial:
+        problems.append(
+            f"{calibration.name} is a partial calibration (one boot): only its own size is measured"
+        )
+    if problems and policy == "raise":
+        raise InputError("; ".join(problems) + " (use a wider calibration, or drop --strict)", field="memory")
+    if problems and policy == "warn":
+        for problem in problems:
+            warnings.warn(problem, OutOfRangeWarning, stacklevel=3)
+    return not problems, tuple(problems)
+
+
+def predict(calibration: Calibration, spec: GuestSpec, *, out_of_range: OutOfRange = "warn") -> Prediction:
+    """Predict MemTotal, MemAvailable and the full breakdown for one guest.
+
+    Parameters
+    ----------
+    calibration
+        The kernel build's calibration.
+    spec
+        RAM, vCPUs, kernel command line and machine.
+    out_of_range
+        Policy outside the calibrated range: ``"warn"`` (OutOfRangeWarning),
+        ``"raise"`` (InputError) or ``"ignore"``.
+
+    Raises
+    ------
+    InfeasibleError
+        When the kernel cannot fit at all (reserved exceeds RAM, nothing left).
+    """
+    if spec.vcpu_count < 1:
+        raise InputError(f"expected at least 1 vCPU; found {spec.vcpu_count}", field="vcpus")
+    in_range, notes = _check_range(calibration, spec, out_of_range)
+    rt = reserved_terms(calibration, spec)
+    run = runtime_terms(calibration, spec, rt)
+    mem_total = round(rt.mem_total_kib)
+    mem_free = round(rt.mem_total_kib - run.used_kib)
+    if rt.totalram_at_print_kib <= 0 or mem_free <= 0:
+        raise InfeasibleError(
+            f"{format_kib(spec.memory_kib)} is too small for {calibration.name}: the kernel needs "
+            f"{format_kib(round(rt.reserved_kib + run.used_kib - rt.freed_kib))} before user space"
+            + (
+                f" (smallest size seen to boot: {format_kib(calibration.min_boot_memory_kib)})"
+                if calibration.min_boot_memory_kib
+                else ""
+            ),
+            field="memory",
+        )
+    available = mem_available_kib(mem_free, run.watermarks, reclaimable_kib=round(run.sreclaimable_kib))
+    reclaim_credit = run.sreclaimable_kib - min(run.sreclaimable_kib // 2, run.watermarks.low_kib)
+    t = rt.terms_kib
+    kernel_image = t["image"] + t.get("zero_pages", 0.0) - (rt.freed_kib - t["initrd"])
+    raw: dict[str, float] = {
+        "firmware": rt.layout.firmware_kib,
+        "kernel_image": kernel_image,
+        "direct_map": t["direct_map"],
+        "memmap": t["memmap"],
+        "hash_tables_early": t["hash_early"],
+        "percpu": t["percpu"],
+        "swiotlb": t["swiotlb"],
+        "crashkernel": t["crashkernel"],
+        "log_buffer": t["log_buffer"],
+        "hash_tables_late": run.hash_late_kib,
+        "slab": run.slab_kib - reclaim_credit,
+        "kernel_stacks": run.kernel_stacks_kib,
+        "vmalloc": run.vmalloc_kib,
+        "runtime_other": run.other_kib + run.dma_pools_kib + run.pcp_kib,
+    }
+    breakdown = _round_to_total({k: raw[k] for k in TERMS if k != "reserves"}, spec.memory_kib - mem_free)
+    breakdown["reserves"] = mem_free - available
+    return Prediction(
+        calibration=calibration.name,
+        spec=spec,
+        memory_kib=spec.memory_kib,
+        present_kib=rt.layout.present_kib,
+        reserved_kib=round(rt.reserved_kib),
+        mem_total_kib=mem_total,
+        mem_free_kib=mem_free,
+        mem_available_kib=available,
+        breakdown_kib=breakdown,
+        hash_tables=rt.hash_tables,
+        min_free_kbytes=run.watermarks.min_free_kbytes,
+        thp_active=run.watermarks.thp_active,
+        in_range=in_range,
+        notes=notes,
+    )
+
+
+def _round_to_total(values: dict[str, float], total: int) -> dict[str, int]:
+    """Round each term to whole KiB so that they add up to ``total`` exactly (largest remainder)."""
+    floors = {k: math.floor(v) for k, v in values.items()}
+    rest = total - sum(floors.values())
+    order = sorted(values, key=lambda k: values[k] - floors[k], reverse=True)
+    step = 1 if rest >= 0 else -1
+    i = 0
+    while rest != 0 and order:
+        key = order[i % len(order)]
+        floors[key] += step
+        rest -= step
+        i += 1
+    return floors
+
+
+@dataclass(frozen=True)
+class HostPrediction:
+    """The host kernel's own overhead per NUMA node. [KiB]"""
+
+    calibration: str
+    node_memory_kib: tuple[int, ...]
+    node_kernel_kib: tuple[int, ...]
+    breakdown_kib: dict[str, int]
+    min_free_kbytes: int
+    notes: tuple[str, ...] = ()
+
+    @property
+    def total_kernel_kib(self) -> int:
+        return sum(self.node_kernel_kib)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "calibration": self.calibration,
+            "node_memory_kib": list(self.node_memory_kib),
+            "node_kernel_kib": list(self.node_kernel_kib),
+            "total_kernel_kib": self.total_kernel_kib,
+            "breakdown_kib": dict(self.breakdown_kib),
+            "min_free_kbytes": self.min_free_kbytes,
+            "notes": list(self.notes),
+        }
+
+
+def predict_host(
+    calibration: Calibration, node_memory_kib: list[int] | tuple[int, ...], cpu_count: int, cmdline: str = ""
+) -> HostPrediction:
+    """The host kernel's own memory, per NUMA node, for a host running ``calibration``'s kernel.
+
+    Per node: its memmap (its own sections), its share of the per-CPU chunks
+    (CPUs spread evenly), its watermark reserves; node 0 also holds the image,
+    swiotlb, crashkernel and log buffer. With several nodes the big hash tables
+    are vmalloc'ed and interleaved (``hashdist``), so they are spread evenly.
+    Runtime terms (slab, stacks, vmalloc) are those of the calibration's idle
+    boot, spread evenly: a floor, since a real host runs more daemons [model].
+    """
+    if cpu_count < 1:
+        raise InputError(f"expected at least 1 CPU; found {cpu_count}", field="cpus")
+    nodes = tuple(int(m) for m in node_memory_kib)
+    layout = host_layout(calibration.arch, nodes)
+    p = calibration.parameters
+    cmd = parse_cmdline(cmdline)
+    node_count = len(nodes)
+    hashdist = node_count > 1
+    tables = hash_tables(
+        calibration.arch,
+        nr_kernel_pages(layout, p.hash_rules),
+        possible_cpu_count=cpu_count,
+        cmdline=cmdline,
+        hashdist=hashdist,
+        rules=p.hash_rules,
+    )
+    swiotlb = swiotlb_kib(cmd.swiotlb, layout.above_4g) if p.swiotlb_available else 0
+    node0: dict[str, float] = {
+        "kernel_image": p.image_reserved_kib
+        - p.freed_init_kib
+        - p.smp_alternatives_kib
+        - p.memtotal_adjust_kib,
+        "swiotlb": swiotlb,
+        "crashkernel": crashkernel_kib(cmd.crashkernel, cmd.crashkernel_low, layout.present_kib, swiotlb)
+        if p.crashkernel_available
+        else 0,
+        "log_buffer": log_buffer_kib(cmd.log_buf_len_kib, p.log_buf_default_kib),
+    }
+    spread: dict[str, float] = {
+        "hash_tables": sum(t.size_kib for t in tables),
+        "percpu": p.percpu_kib_per_cpu * cpu_count,
+        "slab": p.slab_kib + p.slab_kib_per_vcpu * (cpu_count - 1),
+        "kernel_stacks": p.kernel_stacks_kib + p.kernel_stacks_kib_per_vcpu * (cpu_count - 1),
+        "vmalloc": p.vmalloc_kib + p.vmalloc_kib_cpu_inverse / cpu_count,
+        "runtime_other": p.other_kib + p.other_kib_per_vcpu * (cpu_count - 1),
+    }
+    per_node: list[dict[str, float]] = []
+    managed_zones = []
+    for node in range(node_count):
+        node_terms = {k: v / node_count for k, v in spread.items()}
+        node_terms["memmap"] = layout.node_section_count(node) * memmap_kib_per_section(calibration.arch)
+        node_terms["direct_map"] = p.direct_map_kib_per_gib * nodes[node] / KIB_PER_GIB
+        if node == 0:
+            node_terms.update(node0)
+        per_node.append(node_terms)
+    for z in sorted(layout.zones, key=lambda z: (z.node, z.start_pfn)):
+        node_share = (
+            sum(per_node[z.node].values())
+            * z.present_pages
+            * PAGE_KIB
+            / max(layout.node_present_kib(z.node), 1)
+        )
+        managed_zones.append(
+            ZoneManaged(z.node, z.name, max(z.present_pages - int(node_share / PAGE_KIB), 0))
+        )
+    wm = watermarks(
+        managed_zones,
+        thp_available=p.thp_available,
+        pageblock_pages=p.pageblock_kib // PAGE_KIB,
+        thp_mode=cmd.transparent_hugepage,
+    )
+    for node in range(node_count):
+        per_node[node]["reserves"] = wm.node_totalreserve_kib(node)
+    breakdown: dict[str, int] = {}
+    for terms in per_node:
+        for k, v in terms.items():
+            breakdown[k] = breakdown.get(k, 0) + round(v)
+    return HostPrediction(
+        calibration=calibration.name,
+        node_memory_kib=nodes,
+        node_kernel_kib=tuple(round(sum(t.values())) for t in per_node),
+        breakdown_kib=breakdown,
+        min_free_kbytes=wm.min_free_kbytes,
+        notes=("runtime terms are the calibration's idle boot: a floor for a real host",),
+    )
