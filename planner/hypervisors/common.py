@@ -1,0 +1,13 @@
+"""Integer helpers shared by the overhead models."""
+
+from __future__ import annotations
+
+
+def ceil_div(numerator: int, denominator: int) -> int:
+    """``ceil(numerator / denominator)`` for integers, without floats."""
+    return -(-numerator // denominator)
+
+
+def round_up(value: int, multiple: int) -> int:
+    """``value`` rounded up to a multiple of ``multiple``."""
+    return ceil_div(value, multiple) * multiple
