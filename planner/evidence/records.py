@@ -38,6 +38,7 @@ class MemoryLine:
     highmem_kib: int | None = None
     format: Literal["2.6", "6.x"] = "6.x"
     line_number: int = 0
+    absent_kib: int | None = None  # 2.6.2x x86-64 ``NNNk absent`` (e820 holes below end_pfn)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,10 @@ class HashTable:
     placement: HashPlacement | None  # None when the line has no suffix (2.6, Dquot-cache)
     timestamp_s: float | None = None
     line_number: int = 0
+    #: False when the line prints only the entry count (2.6.18 ``Mount-cache hash table entries: 256``);
+    #: ``order``/``size_bytes`` are then the one page that 2.6.18 ``fs/namespace.c mnt_init()`` allocates
+    #: with ``__get_free_page()``, not figures from the log.
+    size_printed: bool = True
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,21 @@ class Dmesg:
     panic: str | None = None  # first ``Kernel panic - not syncing: ...`` message
     oom: bool = False  # ``Out of memory`` seen
     line_count: int = 0
+    #: every ``On node N totalpages: P`` line as (node, pages); ``total_pages`` is their sum when no
+    #: ``Built N zonelists ... Total pages:`` line exists
+    node_total_pages: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def freed_kib(self) -> int:
+        """Sum of every ``Freeing ... memory: NK`` line. [KiB]"""
+        return sum(f.size_kib for f in self.freed)
+
+    def hash_table(self, name: str) -> HashTable | None:
+        """The first hash table printed under ``name`` (``"Dentry cache"``, ``"TCP established"``)."""
+        for table in self.hash_tables:
+            if table.name == name:
+                return table
+        return None
 
 
 @dataclass(frozen=True)
@@ -150,6 +170,7 @@ class SlabCache:
     pages_per_slab: int | None  # slabinfo only
     num_slabs: int
     cache_kib: int  # memory held: num_slabs * pages_per_slab * 4 (slabinfo) or slabtop's CACHE SIZE
+    active_slabs: int | None = None  # slabinfo only
 
 
 @dataclass(frozen=True)
@@ -160,6 +181,8 @@ class Slabinfo:
     caches: tuple[SlabCache, ...] = ()
     #: slabtop summary lines ("Active / Total Size (% used)" -> (active, total)) in KiB or counts
     summary: dict[str, tuple[float, float]] = field(default_factory=dict)
+    #: slabtop ``Minimum / Average / Maximum Object`` [KiB]
+    object_size_kib: tuple[float, float, float] | None = None
 
     @property
     def total_kib(self) -> int:
@@ -228,3 +251,5 @@ class Evidence:
     vcpu_count: int | None = None
     machine: str | None = None  # "pc", "q35", "s390-ccw-virtio"
     sections: tuple[str, ...] = ()  # names of the ``==== NAME`` sections found
+    #: ``==== /proc/meminfo (again, end of dump)``: meminfo read again after the whole dump
+    meminfo_end: Meminfo | None = None
