@@ -64,10 +64,12 @@ class KernelParameters:
     #: MemTotal - MemFree not named above (page tables, per-CPU chunks, ftrace, initramfs, ...)
     other_kib: float = 0.0
     other_kib_per_vcpu: float = 0.0
-    #: free pages parked on per-CPU lists after boot (capped by the zones' low watermarks)
+    #: free pages parked on per-CPU lists after boot: a fill (the boot-time frees of init
+    #: memory and the initrd land there) capped at a fraction of the zones' low watermarks
     pcp_kib: float = 0.0
     pcp_kib_per_gib: float = 0.0
     pcp_kib_per_vcpu: float = 0.0
+    pcp_low_fraction: float = 1.0
     # --- build configuration -----------------------------------------------------
     thp_available: bool = True
     swiotlb_available: bool = True

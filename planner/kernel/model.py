@@ -327,7 +327,7 @@ def runtime_terms(
         hash_late_kib=sum(t.size_kib for t in rt.hash_tables if not t.early),
         dma_pools_kib=dma_pools_kib(p.dma_pool_count, rt.totalram_at_print_kib),
         other_kib=p.other_kib + p.other_kib_per_vcpu * extra_vcpus,
-        pcp_kib=max(min(pcp_fill, wm.low_kib), 0.0),
+        pcp_kib=max(min(pcp_fill, p.pcp_low_fraction * wm.low_kib), 0.0),
         watermarks=wm,
     )
 
@@ -415,8 +415,11 @@ def predict(calibration: Calibration, spec: GuestSpec, *, out_of_range: OutOfRan
         "vmalloc": run.vmalloc_kib,
         "runtime_other": run.other_kib + run.dma_pools_kib + run.pcp_kib,
     }
-    breakdown = _round_to_total({k: raw[k] for k in TERMS if k != "reserves"}, spec.memory_kib - mem_free)
-    breakdown["reserves"] = mem_free - available
+    credit = round(reclaim_credit)
+    breakdown = _round_to_total(
+        {k: raw[k] for k in TERMS if k != "reserves"}, spec.memory_kib - mem_free - credit
+    )
+    breakdown["reserves"] = mem_free - available + credit
     return Prediction(
         calibration=calibration.name,
         spec=spec,
