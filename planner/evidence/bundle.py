@@ -84,6 +84,7 @@ _DIR_FILES = ("dmesg", "meminfo", "slabinfo", "slabtop", "zoneinfo", "size")
 _DIR_SUFFIXES = ("", ".txt", ".log")
 _MEM_OPTION_RE = re.compile(r"(?:^|\s)mem=\S")
 _THP_RE = re.compile(r"\[(?P<mode>[a-z_]+)\]")
+_CPU_RANGE_RE = re.compile(r"^(?P<first>\d{1,6})(?:-(?P<last>\d{1,6}))?$")
 _MISSING_FILE_RE = re.compile(r"No such file|can't open|cannot open|not found", re.IGNORECASE)
 
 
@@ -132,6 +133,8 @@ def _section_key(name: str) -> str:
         return "meminfo_end"
     if first.endswith("transparent_hugepage/enabled"):
         return "thp"
+    if first.endswith("/cpu/online") or first.endswith("/cpu/possible"):
+        return key
     return key
 
 
@@ -181,6 +184,36 @@ def _parse_thp(section: _Section, source: str) -> str | None:
     )
 
 
+def _parse_cpu_list(section: _Section, source: str) -> int | None:
+    """Count the CPUs of a ``/sys/devices/system/cpu/online`` list such as ``0-3,5``."""
+    found = _first_value(section)
+    if found is None:
+        return None
+    value, line, complete = found
+    if not complete:
+        return None  # a cut final line may have lost digits
+    count = 0
+    for part in value.split(","):
+        m = _CPU_RANGE_RE.match(part)
+        if not m:
+            raise EvidenceError(
+                f"expected a CPU list such as '0-3,5'; found {shorten(value)}",
+                file=source,
+                line=line,
+                field="cpus",
+            )
+        first, last = int(m.group("first")), int(m.group("last") or m.group("first"))
+        if last < first:
+            raise EvidenceError(
+                f"expected a CPU list such as '0-3,5'; found {shorten(value)}",
+                file=source,
+                line=line,
+                field="cpus",
+            )
+        count += last - first + 1
+    return count
+
+
 def _parse_slab(text: str, source: str, line_offset: int = 0) -> Slabinfo:
     if "slabinfo - version" in text:
         return parse_slabinfo(text, source, line_offset=line_offset)
@@ -228,7 +261,9 @@ def parse_bundle_text(
         sha256 of ``text`` encoded as UTF-8.
     memory_kib, vcpu_count, machine
         Known facts about the boot (qemu ``-m``, ``-smp``, ``-machine``). When
-        ``memory_kib`` is ``None`` it is inferred by :func:`infer_memory_kib`.
+        ``memory_kib`` is ``None`` it is inferred by :func:`infer_memory_kib`;
+        when ``vcpu_count`` is ``None`` it is the number of CPUs in the dump's
+        ``==== /sys/devices/system/cpu/online`` section, if any.
 
     Raises
     ------
@@ -251,9 +286,12 @@ def parse_bundle_text(
     elif live_text.strip():
         dmesg = parse_dmesg(live_text, source, line_offset=live_offset)
         if not sections and not _has_kernel_lines(dmesg):
+            last = next((c for c in reversed([clean(r)[0].strip() for r in live_text.split("\n")]) if c), "")
             raise EvidenceError(
-                "expected a kernel log (dmesg or a console capture); found no line the planner reads "
-                "('Linux version', 'Memory:', '... hash table entries:', 'BIOS-e820:', 'Freeing ...')",
+                "expected a kernel log (dmesg or a console capture); found "
+                f"{dmesg.line_count} line{'s' if dmesg.line_count != 1 else ''} and none the planner reads "
+                "('Linux version', 'Memory:', '... hash table entries:', 'BIOS-e820:' ...), the last being "
+                f"{shorten(last, 60)} (a guest that reset before the kernel printed anything?)",
                 file=source,
             )
 
@@ -274,6 +312,8 @@ def parse_bundle_text(
     if "size" in by_key:
         s = by_key["size"]
         size = parse_size(s.text, source, line_offset=s.line_offset)
+    online = _parse_cpu_list(by_key["online"], source) if "online" in by_key else None
+    possible = _parse_cpu_list(by_key["possible"], source) if "possible" in by_key else None
     uname = _first_value(by_key["uname"]) if "uname" in by_key else None
     cmdline = _first_value(by_key["cmdline"]) if "cmdline" in by_key else None
 
@@ -292,9 +332,10 @@ def parse_bundle_text(
         else None,
         thp_mode=_parse_thp(by_key["thp"], source) if "thp" in by_key else None,
         memory_kib=memory_kib,
-        vcpu_count=vcpu_count,
+        vcpu_count=vcpu_count if vcpu_count is not None else online,
         machine=machine,
         sections=tuple(s.name for s in sections),
+        possible_cpu_count=possible,
         meminfo_end=parsed_meminfo("meminfo_end"),
     )
     if evidence.memory_kib is None:
@@ -483,7 +524,8 @@ def load_evidence(
     memory_kib
         Configured RAM (qemu ``-m``). [KiB] Overrides the manifest and inference.
     vcpu_count
-        Online vCPUs. Overrides the manifest.
+        Online vCPUs. Overrides the manifest, which overrides the dump's
+        ``/sys/devices/system/cpu/online``.
     machine
         qemu machine type (``pc``, ``q35``, ``s390-ccw-virtio``). Overrides the manifest.
 
@@ -512,7 +554,7 @@ def load_evidence(
     evidence = replace(
         evidence,
         memory_kib=memory_kib if memory_kib is not None else facts.get("memory_kib"),
-        vcpu_count=vcpu_count if vcpu_count is not None else facts.get("vcpu_count"),
+        vcpu_count=vcpu_count if vcpu_count is not None else facts.get("vcpu_count", evidence.vcpu_count),
         machine=machine if machine is not None else facts.get("machine"),
     )
     if evidence.memory_kib is None:

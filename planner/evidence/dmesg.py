@@ -44,6 +44,9 @@ SUPPORTED_ARCHES: tuple[str, ...] = ("x86_64", "s390x")
 #: ``<6>`` syslog level, ``[    2.708992]`` timestamp, ``[    T1]`` caller id (CONFIG_PRINTK_CALLER)
 _PREFIX_RE = re.compile(r"^(?:<\d{1,3}>)?\[\s*(?P<ts>\d{1,10}\.\d{1,9})\](?:\[\s*[TC]\d+\])? ?")
 _LEVEL_ONLY_RE = re.compile(r"^<\d{1,3}>")
+#: a timestamp after other text: on a serial console the firmware's last line and the kernel's
+#: first share a line (``Probing EDD (edd=off to disable)... o[    0.000000] Linux version ...``)
+_EMBEDDED_TS_RE = re.compile(r"\[\s*(?P<ts>\d{1,10}\.\d{6})\](?:\[\s*[TC]\d+\])? ?")
 
 # --- record formats ------------------------------------------------------------------------------
 _VERSION_RE = re.compile(r"^Linux version (?P<rest>(?P<release>\S+).*)$")
@@ -195,6 +198,9 @@ def _strip_prefix(text: str) -> tuple[str, float | None]:
     m = _LEVEL_ONLY_RE.match(text)
     if m:
         return text[m.end() :], None
+    e = _EMBEDDED_TS_RE.search(text)
+    if e:
+        return text[e.end() :], float(e.group("ts"))
     return text, None
 
 

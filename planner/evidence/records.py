@@ -253,3 +253,5 @@ class Evidence:
     sections: tuple[str, ...] = ()  # names of the ``==== NAME`` sections found
     #: ``==== /proc/meminfo (again, end of dump)``: meminfo read again after the whole dump
     meminfo_end: Meminfo | None = None
+    #: CPUs in ``==== /sys/devices/system/cpu/possible`` (the kernel's ``nr_cpu_ids``)
+    possible_cpu_count: int | None = None
