@@ -425,6 +425,7 @@ class GuestRequest:
 
     profile: GuestProfile
     calibration: Calibration
+    hypervisor: HypervisorProfile
     memory_kib: int | Literal["auto"]
     vcpu_count: int
     workload: Workload | None
@@ -608,6 +609,23 @@ def _calibration(name: str, origin: Origin, field: str) -> Calibration:
         raise InputError(err.message, file=origin.file, line=origin.line, field=field) from None
 
 
+def _guest_hypervisor(profile: GuestProfile, host_hypervisor: HypervisorProfile) -> HypervisorProfile | None:
+    """The hypervisor profile a guest runs under on this host, or None if it cannot run there.
+
+    The host's own profile if the guest lists it; else the first profile the guest lists that
+    has the same model (a Xen host runs PV and HVM guests: ``xen-pv`` and ``xen-hvm`` share the
+    ``xen-libxl`` model; the host's reserves still come from the host's profile).
+    """
+    if host_hypervisor.name in profile.hypervisors:
+        return host_hypervisor
+    for name in profile.hypervisors:
+        if name in list_profile_names("hypervisors"):
+            candidate = load_hypervisor_profile(name)
+            if candidate.model == host_hypervisor.model:
+                return candidate
+    return None
+
+
 def _guest_request(
     entry: GuestEntryModel, index: int, lines: LineMap, file: str, hypervisor: HypervisorProfile
 ) -> GuestRequest:
@@ -621,11 +639,12 @@ def _guest_request(
         raise InputError(
             err.message, file=file, line=profile_origin.line, field=f"guests[{index}].profile"
         ) from None
-    if hypervisor.name not in profile.hypervisors:
+    guest_hypervisor = _guest_hypervisor(profile, hypervisor)
+    if guest_hypervisor is None:
         fitting = [
             name
             for name in list_profile_names("guests")
-            if hypervisor.name in load_guest_profile(name).hypervisors
+            if _guest_hypervisor(load_guest_profile(name), hypervisor) is not None
         ]
         raise InputError(
             f"profile {profile.name!r} runs under {', '.join(profile.hypervisors)}; expected a profile for "
@@ -656,6 +675,7 @@ def _guest_request(
     return GuestRequest(
         profile=profile,
         calibration=calibration,
+        hypervisor=guest_hypervisor,
         memory_kib=memory,
         vcpu_count=entry.vcpus if entry.vcpus is not None else profile.vcpu_count,
         workload=workload,
