@@ -1,0 +1,219 @@
+"""Host files and profiles: bad input gives one located line that says what was expected and found."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from planner.config import host_file_schema, list_profile_names, load_host_file, load_yaml
+from planner.errors import InputError
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "host.yaml"
+    path.write_text(text)
+    return path
+
+
+def _error(path: Path) -> str:
+    with pytest.raises(InputError) as err:
+        load_host_file(path)
+    return str(err.value)
+
+
+def test_unknown_profile_lists_the_existing_ones(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "host:\n  memory: 64GiB\n  cpus: 8\n  hypervisor: zvm\nguests:\n  - profile: kvm-nope\n",
+    )
+    known = ", ".join(list_profile_names("guests"))
+    assert _error(path) == (
+        f"{path}:6: guests[0].profile: unknown guest profile 'kvm-nope'; expected one of: {known}"
+    )
+    assert "zvm-s390x-64mib" in known
+
+
+def test_unknown_hypervisor_lists_the_existing_ones(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path, "host:\n  memory: 64GiB\n  cpus: 8\n  hypervisor: hyperv\nguests:\n  - profile: x\n"
+    )
+    known = ", ".join(list_profile_names("hypervisors"))
+    assert _error(path) == f"{path}:4: host.hypervisor: unknown hypervisor 'hyperv'; expected one of: {known}"
+
+
+def test_duplicate_key_names_its_line(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "host:\n  memory: 64GiB\n  cpus: 8\n  memory: 32GiB\n  hypervisor: zvm\nguests:\n  - profile: x\n",
+    )
+    assert (
+        _error(path)
+        == f"{path}:4: host.memory: duplicate key 'memory'; expected each key once (first at line 2)"
+    )
+
+
+def test_yaml_syntax_error_names_its_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, "host:\n  memory: 64GiB\n  cpus: [8\nguests:\n  - profile: x\n")
+    message = _error(path)
+    assert message.startswith(f"{path}:4: YAML syntax error: ")
+    assert "expected ',' or ']'" in message
+
+
+def test_negative_size(tmp_path: Path) -> None:
+    path = _write(tmp_path, "host:\n  memory: -5MiB\n  cpus: 8\n  hypervisor: zvm\nguests:\n  - profile: x\n")
+    assert _error(path) == f"{path}:2: host.memory: expected a positive size; found '-5MiB'"
+
+
+def test_size_without_unit_and_with_unknown_unit(tmp_path: Path) -> None:
+    path = _write(tmp_path, "host:\n  memory: 65536\n  cpus: 8\n  hypervisor: zvm\nguests:\n  - profile: x\n")
+    assert _error(path) == (
+        f"{path}:2: host.memory: expected a size with a unit, such as 65536MiB or 65536KiB; found 65536"
+    )
+    path = _write(tmp_path, "host:\n  memory: 64XB\n  cpus: 8\n  hypervisor: zvm\nguests:\n  - profile: x\n")
+    assert _error(path) == (
+        f"{path}:2: host.memory: expected a size such as 128MiB, 2GiB or 65536k; "
+        "found '64XB' (unknown unit 'XB')"
+    )
+
+
+def test_absurd_sizes_and_counts(tmp_path: Path) -> None:
+    path = _write(tmp_path, "host:\n  memory: 8EiB\n  cpus: 8\n  hypervisor: zvm\nguests:\n  - profile: x\n")
+    assert "host.memory: expected a size such as" in _error(path)  # EiB is no unit we accept
+    path = _write(tmp_path, "host:\n  memory: 6PiB\n  cpus: 8\n  hypervisor: zvm\nguests:\n  - profile: x\n")
+    assert "host.memory" in _error(path)
+    path = _write(
+        tmp_path, "host:\n  memory: 16384TiB\n  cpus: 8\n  hypervisor: zvm\nguests:\n  - profile: x\n"
+    )
+    assert _error(path) == (
+        f"{path}:2: host.memory: expected at most 4PiB (the x86-64 physical address limit); found 16384 TiB"
+    )
+    path = _write(
+        tmp_path, "host:\n  memory: 64GiB\n  cpus: 100000\n  hypervisor: zvm\nguests:\n  - profile: x\n"
+    )
+    assert _error(path) == f"{path}:3: host.cpus: expected less than or equal to 8192; found 100000"
+    path = _write(tmp_path, "host:\n  memory: 64GiB\n  cpus: 0\n  hypervisor: zvm\nguests:\n  - profile: x\n")
+    assert _error(path) == f"{path}:3: host.cpus: expected greater than or equal to 1; found 0"
+
+
+def test_unknown_field_lists_the_fields(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "host:\n  memory: 64GiB\n  cpus: 8\n  hypervisr: zvm\n  hypervisor: zvm\nguests:\n  - profile: x\n",
+    )
+    message = _error(path)
+    assert message.startswith(
+        f"{path}:4: host.hypervisr: unknown field; expected one of memory, node_memory, "
+    )
+
+
+def test_missing_field(tmp_path: Path) -> None:
+    path = _write(tmp_path, "host:\n  memory: 64GiB\n  hypervisor: zvm\nguests:\n  - profile: x\n")
+    assert _error(path) == f"{path}:1: host.cpus: required field is missing; expected a value"
+
+
+def test_node_memory_must_add_up(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "host:\n  memory: 64GiB\n  node_memory: [16GiB, 32GiB]\n  cpus: 8\n  hypervisor: zvm\n"
+        "guests:\n  - profile: x\n",
+    )
+    assert _error(path) == f"{path}:2: host.memory: expected the sum of node_memory (48 GiB); found 64 GiB"
+
+
+def test_kvm_host_needs_a_kernel(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "host:\n  memory: 64GiB\n  cpus: 8\n  hypervisor: kvm-qemu\nguests:\n  - profile: kvm-cloud-128mib\n",
+    )
+    message = _error(path)
+    assert message.startswith(
+        f"{path}:1: host.kernel: required for kvm-qemu: the host's Linux kernel manages all RAM; "
+        "its own overhead is subtracted per node; expected a kernel calibration (one of: "
+    )
+
+
+def test_unknown_host_kernel(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "host:\n  memory: 64GiB\n  cpus: 8\n  kernel: linux-9.9\n  hypervisor: kvm-qemu\n"
+        "guests:\n  - profile: kvm-cloud-128mib\n",
+    )
+    message = _error(path)
+    assert message.startswith(f"{path}:4: host.kernel: expected a shipped kernel calibration (")
+    assert message.endswith("found 'linux-9.9'")
+
+
+def test_profile_for_another_hypervisor(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "host:\n  memory: 16GiB\n  cpus: 8\n  hypervisor: zvm\nguests:\n  - profile: kvm-cloud-128mib\n",
+    )
+    assert _error(path) == (
+        f"{path}:6: guests[0].profile: profile 'kvm-cloud-128mib' runs under kvm-qemu, qemu-tcg; "
+        "expected a profile for zvm (one of: zvm-s390x-128mib, zvm-s390x-64mib)"
+    )
+
+
+def test_hugepages_must_be_whole_pages(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "host:\n  memory: 16GiB\n  cpus: 8\n  hypervisor: zvm\n  hugepages:\n    page_size: 1GiB\n"
+        "    per_node: 1536MiB\nguests:\n  - profile: zvm-s390x-64mib\n",
+    )
+    assert _error(path) == f"{path}:7: host.hugepages.per_node: expected a multiple of 1GiB; found 1.5 GiB"
+
+
+def test_max_below_min(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "host:\n  memory: 16GiB\n  cpus: 8\n  hypervisor: zvm\nguests:\n  - profile: zvm-s390x-64mib\n"
+        "    min: 5\n    max: 2\n",
+    )
+    assert _error(path) == f"{path}:8: guests[0].max: expected max >= min (5); found 2"
+
+
+def test_empty_and_non_mapping_files(tmp_path: Path) -> None:
+    assert (
+        _error(_write(tmp_path, ""))
+        == f"{tmp_path / 'host.yaml'}:1: expected a YAML mapping; found an empty file"
+    )
+    assert _error(_write(tmp_path, "- a\n- b\n")) == (
+        f"{tmp_path / 'host.yaml'}:1: expected a YAML mapping at the top; found list"
+    )
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    assert _error(tmp_path / "nope.yaml") == (
+        f"{tmp_path / 'nope.yaml'}: expected a readable host file; found No such file or directory"
+    )
+
+
+def test_load_yaml_records_lines() -> None:
+    data, lines = load_yaml("a:\n  b: 1\n  c:\n    - x\n    - y: 2\n", "t.yaml")
+    assert data == {"a": {"b": 1, "c": ["x", {"y": 2}]}}
+    assert lines[("a",)] == 1
+    assert lines[("a", "b")] == 2
+    assert lines[("a", "c", 1)] == 5
+    assert lines[("a", "c", 1, "y")] == 5
+
+
+def test_schema_is_json_and_documents_the_fields() -> None:
+    schema = host_file_schema()
+    json.dumps(schema)
+    assert set(schema["properties"]) == {"host", "guests", "objective", "scenario"}
+    host = schema["$defs"]["HostModel"]["properties"]
+    assert {"memory", "numa_nodes", "cpus", "kernel", "hypervisor", "operator_reserve", "vcpu_ratio"} <= set(
+        host
+    )
+    assert schema["$defs"]["HostModel"]["additionalProperties"] is False
+
+
+def test_every_shipped_guest_profile_loads_and_names_sources() -> None:
+    from planner.config import load_guest_profile
+
+    for name in list_profile_names("guests"):
+        profile = load_guest_profile(name)
+        assert profile.name == name
+        assert {"memory", "vcpus"} <= set(profile.sources)
