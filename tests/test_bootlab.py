@@ -1,0 +1,416 @@
+"""planner bootlab: initramfs, kernel image recognition, qemu runs, manifest, find-min, bad input.
+
+The ``qemu`` tests boot the real Debian kernels (fetched by ./setup.sh into the cache)
+under TCG: one size per architecture, one size too small to boot, a hang killed by the
+timeout, a SIGTERM mid-campaign, and a short --find-min.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from planner.bootlab import campaign, fetch, initramfs, qemu
+from planner.bootlab.image import read_kernel_image
+from planner.cli import app
+from planner.errors import InputError
+from planner.units import KIB_PER_MIB
+
+DATA = Path(__file__).parent / "data" / "bootlab"
+runner = CliRunner()
+
+
+# --- kernels and busybox from the cache (./setup.sh runs `planner fetch`) ----------------------
+def _fetched_kernel(name: str) -> Path:
+    if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
+        pytest.skip("apt-get/dpkg-deb not available: cannot fetch Debian kernels")
+    try:
+        return fetch.kernel_in_package(fetch.fetch_package(name))
+    except fetch.FetchError as err:
+        pytest.skip(f"cannot fetch {name}: {err}")
+
+
+def _need_qemu(arch: str) -> None:
+    if shutil.which(qemu.QEMU_BINARY[arch]) is None:
+        pytest.skip(f"{qemu.QEMU_BINARY[arch]} not installed (Debian package {qemu.QEMU_PACKAGE[arch]})")
+
+
+@pytest.fixture(scope="module")
+def cloud_kernel() -> Path:
+    _need_qemu("x86_64")
+    return _fetched_kernel("linux-image-cloud-amd64")
+
+
+@pytest.fixture(scope="module")
+def s390x_kernel() -> Path:
+    _need_qemu("s390x")
+    return _fetched_kernel("linux-image-s390x:s390x")
+
+
+def _sections(text: str) -> dict[str, str]:
+    """``==== NAME`` sections of a dump (first occurrence of each)."""
+    body = text.split(qemu.DUMP_BEGIN, 1)[1].split(qemu.DUMP_END, 1)[0]
+    out: dict[str, str] = {}
+    for chunk in body.split("\n==== ")[1:]:
+        name, _, content = chunk.partition("\n")
+        out.setdefault(name.strip(), content)
+    return out
+
+
+def _qemu_pids_using(path: Path) -> list[int]:
+    """Live processes whose command line mentions ``path`` (a per-test copy of the kernel)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmd = (proc / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if str(path) in cmd and "qemu-system" in cmd:
+            pids.append(int(proc.name))
+    return pids
+
+
+# --- initramfs ----------------------------------------------------------------------------------
+def test_initramfs_is_a_cpio_that_gnu_cpio_lists(tmp_path: Path) -> None:
+    if shutil.which("cpio") is None:
+        pytest.skip("cpio not installed (Debian package cpio)")
+    busybox = b"\x7fELF fake busybox for the listing"
+    image = tmp_path / "initrd.cpio.gz"
+    image.write_bytes(initramfs.build_initramfs(busybox))
+    listing = subprocess.run(
+        f"zcat {image} | cpio -itv --quiet", shell=True, capture_output=True, text=True, check=True
+    ).stdout
+    lines = {
+        line.split()[-1] if "->" not in line else line.split()[-3]: line for line in listing.splitlines()
+    }
+    assert lines["dev/console"].startswith("crw-------") and "5,   1" in lines["dev/console"]
+    assert lines["dev/null"].startswith("crw-rw-rw-") and "1,   3" in lines["dev/null"]
+    assert lines["init"].startswith("-rwxr-xr-x")
+    assert "bin/sh -> busybox" in listing and "sbin/poweroff -> ../bin/busybox" in listing
+    # extract and compare contents byte for byte
+    out = tmp_path / "root"
+    out.mkdir()
+    subprocess.run(f"zcat {image} | cpio -idm --quiet", shell=True, cwd=out, check=True)
+    assert (out / "init").read_bytes() == (Path(initramfs.__file__).parent / "init.sh").read_bytes()
+    assert (out / "bin" / "busybox").read_bytes() == busybox
+    assert stat.S_ISCHR((out / "dev" / "console").lstat().st_mode)
+
+
+def test_initramfs_is_deterministic() -> None:
+    assert initramfs.build_initramfs(b"x" * 1001) == initramfs.build_initramfs(b"x" * 1001)
+    assert initramfs.build_initramfs(b"x") != initramfs.build_initramfs(b"y")
+
+
+def test_init_script_dumps_the_evidence_sections() -> None:
+    script = initramfs.init_script().decode()
+    for name in ("dmesg", "/proc/meminfo", "/proc/slabinfo", "/proc/zoneinfo", "/proc/vmstat", "/proc/iomem"):
+        assert f'sec "{name}"' in script
+    assert "min_free_kbytes" in script and "transparent_hugepage/enabled" in script
+    assert qemu.DUMP_BEGIN in script and qemu.DUMP_END in script and "poweroff -f" in script
+
+
+# --- kernel images ------------------------------------------------------------------------------
+def test_recognises_the_debian_kernels(cloud_kernel: Path, s390x_kernel: Path) -> None:
+    x86 = read_kernel_image(cloud_kernel)
+    assert x86.arch == "x86_64"
+    assert x86.version_text is not None and x86.version_text.startswith(
+        cloud_kernel.name.removeprefix("vmlinuz-")
+    )
+    # reference/bootlab-debian-6.1.md: init_size 51.5 MiB for the cloud kernel
+    assert x86.init_size_bytes is not None and 40 * 2**20 < x86.init_size_bytes < 64 * 2**20
+    assert read_kernel_image(s390x_kernel).arch == "s390x"
+
+
+def test_refuses_a_file_that_is_not_a_kernel(tmp_path: Path) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("hello\n" * 100)
+    with pytest.raises(InputError, match=r"notes.txt: expected an x86-64 bzImage .* found a text file"):
+        read_kernel_image(text)
+    elf = tmp_path / "vmlinux"
+    elf.write_bytes(b"\x7fELF" + b"\0" * 5000)
+    with pytest.raises(InputError, match="found an ELF file"):
+        read_kernel_image(elf)
+    with pytest.raises(InputError, match="no such file"):
+        read_kernel_image(tmp_path / "missing")
+
+
+def test_refuses_an_architecture_mismatch(s390x_kernel: Path) -> None:
+    with pytest.raises(InputError, match="--arch: --arch is x86_64 but the kernel image is s390x"):
+        read_kernel_image(s390x_kernel, expected_arch="x86_64")
+
+
+# --- command construction and classification --------------------------------------------------
+def test_cmdline_and_machine() -> None:
+    assert qemu.full_cmdline("x86_64") == "console=ttyS0 loglevel=8 log_buf_len=1M panic=-1"
+    assert qemu.full_cmdline("s390x", "mem=1G") == "console=ttysclp0 mem=1G panic=-1"
+    assert qemu.full_cmdline("x86_64", "console=hvc0 panic=5") == "console=hvc0 panic=5"
+    assert qemu.check_machine("s390x", None) == "s390-ccw-virtio"
+    with pytest.raises(
+        InputError, match="--machine: expected one of pc, q35 for x86_64; found 's390-ccw-virtio'"
+    ):
+        qemu.check_machine("x86_64", "s390-ccw-virtio")
+
+
+def test_classifies_the_committed_logs_as_the_reference_describes() -> None:
+    """reference/bootlab-debian-6.1.md §2: cloud-amd64 boots at 76 MiB, OOM-panics at 72-74 MiB,
+    resets silently at <= 64 MiB; s390x boots at 46 MiB and panics at 32 MiB (not OOM)."""
+    expected = {
+        "cloud-amd64": {"64MiB-1cpu": "silent-reset", "74MiB-1cpu": "oom-panic", "76MiB-1cpu": "dump"},
+        "amd64": {"76MiB-1cpu": "silent-reset", "88MiB-1cpu": "oom-panic", "90MiB-1cpu": "dump"},
+        "s390x": {"32MiB-1cpu": "panic", "42MiB-1cpu": "oom-panic", "46MiB-1cpu": "dump"},
+    }
+    for flavour, cases in expected.items():
+        manifest = json.loads((DATA / flavour / "manifest.json").read_text())
+        by_log = {b["log"]: b for b in manifest["boots"]}
+        for label, outcome in cases.items():
+            boot = by_log[f"{label}.log"]
+            run = qemu.QemuRun(tuple(boot["qemu_argv"]), boot["qemu_returncode"], boot["boot_wall_s"], False)
+            text = qemu.read_console(DATA / flavour / boot["log"])
+            assert qemu.classify(text, run) == outcome, (flavour, label)
+            assert boot["outcome"] == outcome
+
+
+def test_fetch_cache_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PLANNER_CACHE", str(tmp_path / "c"))
+    assert fetch.cache_dir() == tmp_path / "c"
+    monkeypatch.delenv("PLANNER_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
+    assert fetch.cache_dir() == tmp_path / "x" / "planner"
+    assert fetch.looks_like_package("linux-image-s390x:s390x")
+    assert not fetch.looks_like_package("./vmlinuz")
+
+
+def test_fetch_follows_the_kernel_metapackage() -> None:
+    if shutil.which("apt-cache") is None:
+        pytest.skip("apt-cache not available")
+    package, version, deb_arch = fetch.resolve("linux-image-s390x:s390x")
+    assert re.fullmatch(r"linux-image-\d+\.\d+\.\d+-\d+-s390x", package), package
+    assert deb_arch == "s390x" and version[0].isdigit()
+
+
+# --- bad input through the CLI --------------------------------------------------------------------
+def test_cli_not_a_kernel(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(os.urandom(70000))
+    result = runner.invoke(app, ["bootlab", "--kernel", str(junk), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"planner: error: {junk}: expected an x86-64 bzImage (HdrS at 0x202) or an s390x kernel image "
+        "(S390EP at 0x10008); found no known kernel header"
+    ]
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_arch_mismatch(s390x_kernel: Path, tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["bootlab", "--kernel", str(s390x_kernel), "--arch", "x86_64", "-o", str(tmp_path)]
+    )
+    assert result.exit_code == 2
+    assert "--arch: --arch is x86_64 but the kernel image is s390x" in result.output
+
+
+def test_cli_bad_sizes_and_vcpus(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["bootlab", "--kernel", "x", "--memory", "128XB", "-o", str(tmp_path)])
+    assert result.exit_code == 2 and "--memory: expected a size such as 128MiB" in result.output
+    result = runner.invoke(app, ["bootlab", "--kernel", "x", "--vcpus", "0", "-o", str(tmp_path)])
+    assert result.exit_code == 2 and "--vcpus: expected a positive whole number; found '0'" in result.output
+
+
+def test_cli_missing_qemu_names_the_package(cloud_kernel: Path, tmp_path: Path) -> None:
+    """PATH with apt/dpkg (busybox comes from the cache) but no qemu."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for tool in ("dpkg", "dpkg-deb", "apt-get", "apt-cache"):
+        found = shutil.which(tool)
+        if found:
+            (bindir / tool).symlink_to(found)
+    env = {**os.environ, "PATH": str(bindir)}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "planner",
+            "bootlab",
+            "--kernel",
+            str(cloud_kernel),
+            "-o",
+            str(tmp_path / "o"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stderr.strip() == (
+        "planner: error: qemu-system-x86_64 not found on PATH: install the Debian package qemu-system-x86 "
+        "(apt-get install qemu-system-x86)"
+    )
+    assert "Traceback" not in proc.stderr
+
+
+# --- real boots -----------------------------------------------------------------------------------
+@pytest.mark.qemu
+def test_boot_x86_dump_and_too_small(cloud_kernel: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cloud"
+    result = runner.invoke(
+        app,
+        [
+            "bootlab",
+            "--kernel",
+            str(cloud_kernel),
+            "--memory",
+            "64MiB,128MiB",
+            "--accel",
+            "tcg",
+            "-o",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    boots = {b["log"]: b for b in manifest["boots"]}
+    assert set(boots) == {"64MiB-1cpu.log", "128MiB-1cpu.log"}
+    assert set(os.listdir(out)) == {"manifest.json", "64MiB-1cpu.log", "128MiB-1cpu.log"}
+    # too small: the decompressor cannot place the kernel; reported, not a crash
+    assert boots["64MiB-1cpu.log"]["outcome"] == "silent-reset"
+    assert "64MiB-1cpu.log           silent-reset" in result.output
+    boot = boots["128MiB-1cpu.log"]
+    assert boot["outcome"] == "dump" and boot["reached_init"] and boot["qemu_returncode"] == 0
+    assert boot["memory_kib"] == 128 * KIB_PER_MIB and boot["accel"] == "tcg"
+    assert boot["qemu_argv"][boot["qemu_argv"].index("-m") + 1] == "128M"
+    assert boot["kernel"]["sha256"] == fetch.sha256_file(cloud_kernel)
+    _check_dump(out / "128MiB-1cpu.log", memory_kib=128 * KIB_PER_MIB, firmware_hole_kib=520)
+
+
+@pytest.mark.qemu
+def test_boot_s390x_dump(s390x_kernel: Path, tmp_path: Path) -> None:
+    result = campaign.run_campaign(
+        str(s390x_kernel), tmp_path, memory_kib=[128 * KIB_PER_MIB], arch="s390x", accel="auto"
+    )
+    (boot,) = result.records
+    assert result.lab.accel == "tcg" and result.lab.kvm_probe["ran"] is False  # no KVM for s390x here
+    assert boot.outcome == "dump", (tmp_path / boot.log).read_text()[-2000:]
+    assert boot.machine == "s390-ccw-virtio" and "console=ttysclp0" in boot.cmdline
+    _check_dump(tmp_path / boot.log, memory_kib=128 * KIB_PER_MIB, firmware_hole_kib=0)
+
+
+def _check_dump(log: Path, *, memory_kib: int, firmware_hole_kib: int) -> None:
+    """The parsed dump is consistent: ``MemTotal = present - reserved + freed later``
+    (exact on x86, -24 kB on s390x: reference/bootlab-debian-6.1.md §3.2)."""
+    text = qemu.read_console(log)
+    sections = _sections(text)
+    for name in ("dmesg", "/proc/meminfo", "/proc/slabinfo", "/proc/zoneinfo", "/proc/vmstat", "/proc/iomem"):
+        assert sections.get(name, "").strip(), f"{log.name}: empty section {name}"
+    from planner.evidence.bundle import load_evidence
+
+    evidence = load_evidence(log)  # memory_kib, vcpu_count and machine from manifest.json beside it
+    assert evidence.memory_kib == memory_kib and evidence.vcpu_count == 1
+    assert evidence.dmesg is not None and evidence.meminfo is not None and evidence.slabinfo is not None
+    mem_line = evidence.dmesg.memory
+    assert mem_line is not None
+    assert mem_line.physical_kib == memory_kib - firmware_hole_kib
+    freed_late_kib = evidence.dmesg.freed_kib  # every ``Freeing ... memory: NK`` line comes after ``Memory:``
+    assert freed_late_kib > 0
+    expected_total_kib = mem_line.physical_kib - mem_line.reserved_kib + freed_late_kib
+    mem_total_kib = evidence.meminfo["MemTotal"]
+    assert abs(mem_total_kib - expected_total_kib) <= 32, (mem_total_kib, expected_total_kib)
+    assert evidence.min_free_kbytes is not None and 0 < evidence.min_free_kbytes < mem_total_kib
+    assert evidence.slabinfo.total_kib > 0 and evidence.possible_cpu_count == 1
+
+
+@pytest.mark.qemu
+def test_hang_is_killed_by_the_timeout(cloud_kernel: Path, tmp_path: Path) -> None:
+    kernel = tmp_path / "vmlinuz-copy"  # a unique path, to find our qemu among others
+    shutil.copyfile(cloud_kernel, kernel)
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app,
+        [
+            "bootlab",
+            "--kernel",
+            str(kernel),
+            "--memory",
+            "128MiB",
+            "--accel",
+            "tcg",
+            "--timeout",
+            "0.5",
+            "-o",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 1
+    assert (
+        "planner: error: boots that did not finish: 128MiB-1cpu.log (timeout); no qemu is left running"
+        in (result.output)
+    )
+    assert _qemu_pids_using(kernel) == []
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [(b["log"], b["outcome"], b["qemu_returncode"]) for b in manifest["boots"]] == [
+        ("128MiB-1cpu.log", "timeout", None)
+    ]
+    assert sorted(os.listdir(out)) == ["128MiB-1cpu.log", "manifest.json"]  # no temp files
+
+
+@pytest.mark.qemu
+def test_sigterm_kills_qemu_and_leaves_a_whole_manifest(cloud_kernel: Path, tmp_path: Path) -> None:
+    kernel = tmp_path / "vmlinuz-copy"
+    shutil.copyfile(cloud_kernel, kernel)
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "planner", "bootlab", "--kernel", str(kernel), "--accel", "tcg"),
+            *("--memory", "64MiB,256MiB,512MiB", "--jobs", "1", "-o", str(out)),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not _qemu_pids_using(kernel) or not (out / "manifest.json").exists():
+        assert time.monotonic() < deadline and proc.poll() is None, "the second boot never started"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    assert _qemu_pids_using(kernel) == []
+    manifest = json.loads((out / "manifest.json").read_text())  # whole JSON, the finished boot only
+    assert [b["log"] for b in manifest["boots"]] == ["64MiB-1cpu.log"]
+    assert not [n for n in os.listdir(out) if n.endswith(".tmp")]
+
+
+@pytest.mark.qemu
+def test_find_min_brackets_the_smallest_bootable_size(cloud_kernel: Path, tmp_path: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            *("bootlab", "--kernel", str(cloud_kernel), "--find-min", "--memory", "64MiB,84MiB"),
+            *("--step", "4MiB", "--accel", "tcg", "-o", str(tmp_path)),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    boots = {
+        b["memory_kib"] // KIB_PER_MIB: b["outcome"]
+        for b in json.loads((tmp_path / "manifest.json").read_text())["boots"]
+    }
+    m = re.search(r"smallest size that boots to /init: (\d+)MiB; (\d+)MiB ended in (\S+)", result.output)
+    assert m, result.output
+    min_mib, below_mib, below_outcome = int(m[1]), int(m[2]), m[3]
+    assert min_mib - below_mib == 4
+    assert boots[min_mib] == "dump" and boots[below_mib] == below_outcome != "dump"
+    assert all(outcome != "dump" for mib, outcome in boots.items() if mib < min_mib)
+    assert all(outcome == "dump" for mib, outcome in boots.items() if mib >= min_mib)
