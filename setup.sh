@@ -38,3 +38,4 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q '.[libvirt,report,dev]'
 
+.venv/bin/planner fetch --quiet
