@@ -1,0 +1,223 @@
+"""`planner fit`, `planner profiles`, `planner schema` end to end on the shipped examples."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from planner.api import AUTO_STEP_KIB, fit, workload_kernel_kib
+from planner.cli import app
+from planner.kernel.calibration import load_calibration
+from planner.kernel.model import GuestSpec, predict
+
+EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.yaml"))
+runner = CliRunner()
+PER_GUEST_KEYS = {
+    "guest_memory_kib",
+    "host_overhead_kib",
+    "host_cost_kib",
+    "guest_kernel_kib",
+    "user_available_kib",
+}
+
+
+def test_the_examples_are_there() -> None:
+    names = {p.name for p in EXAMPLES}
+    assert {"kvm-two-nodes.yaml", "zvm-lpar-64mib.yaml", "xen-host.yaml", "one-tib-eight-nodes.yaml"} <= names
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+def test_fit_json_on_every_example(example: Path) -> None:
+    result = runner.invoke(app, ["fit", str(example), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert {"total_guests", "guests", "nodes", "per_guest", "status"} <= set(out)
+    assert out["status"] == "optimal"
+    assert out["total_guests"] == sum(out["guests"].values()) > 0
+    assert set(out["per_guest"]) == set(out["guests"])
+    for name, pg in out["per_guest"].items():
+        assert PER_GUEST_KEYS <= set(pg), name
+        assert pg["host_cost_kib"] == pg["guest_memory_kib"] + pg["host_overhead_kib"]
+        assert (
+            pg["guest_kernel_kib"] + pg["user_available_kib"] + pg["workload_kernel_kib"]
+            == pg["guest_memory_kib"]
+        )
+    total_per_profile: dict[str, int] = {}
+    for node in out["nodes"]:
+        assert {"id", "capacity_kib", "used_kib", "guests"} <= set(node)
+        # never over-commits a node: every guest's RAM + overhead within the node's capacity
+        used = sum(n * out["per_guest"][p]["host_cost_kib"] for p, n in node["guests"].items())
+        assert used == node["used_kib"] <= node["capacity_kib"]
+        assert node["capacity_kib"] == (
+            node["memory_kib"]
+            - node["host_kernel_kib"]
+            - node["hypervisor_reserve_kib"]
+            - node["operator_reserve_kib"]
+        )
+        for p, n in node["guests"].items():
+            total_per_profile[p] = total_per_profile.get(p, 0) + n
+    assert {p: n for p, n in out["guests"].items() if n} == total_per_profile
+    for name, pg in out["per_guest"].items():
+        assert out["guests"][name] >= pg["min"]
+        assert pg["max"] is None or out["guests"][name] <= pg["max"]
+    assert out["vcpu_used"] <= out["vcpu_capacity"]
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+def test_fit_text_on_every_example(example: Path) -> None:
+    result = runner.invoke(app, ["fit", str(example)])
+    assert result.exit_code == 0, result.output
+    assert "where each MiB goes" in result.stdout
+    assert "binds: " in result.stdout
+
+
+def test_host_kernel_is_subtracted_per_node_on_kvm() -> None:
+    out = fit(Path("examples/one-tib-eight-nodes.yaml")).to_json()
+    kernel = [n["host_kernel_kib"] for n in out["nodes"]]
+    assert len(kernel) == 8
+    # struct page alone is 1/64 of each node's RAM (bootlab-debian-6.1.md §3.5): at least that
+    for node in out["nodes"]:
+        assert node["host_kernel_kib"] >= node["memory_kib"] // 64
+    assert kernel[0] > kernel[1]  # node 0 also holds the image, swiotlb and log buffer
+
+
+def test_memory_auto_is_the_smallest_size_that_fits() -> None:
+    out = fit(Path("examples/kvm-two-nodes.yaml")).to_json()
+    pg = out["per_guest"]["kvm-web-auto"]
+    assert pg["memory_auto"]
+    cal = load_calibration("debian12-cloud-amd64")
+    need_kib = 200 * 1024
+    extra = workload_kernel_kib(need_kib, 64)
+
+    def usable(memory_kib: int) -> int:
+        return predict(cal, GuestSpec(memory_kib=memory_kib), out_of_range="ignore").mem_available_kib - extra
+
+    size = pg["guest_memory_kib"]
+    assert usable(size) >= need_kib == pg["workload_user_kib"]
+    assert usable(size - AUTO_STEP_KIB) < need_kib
+    assert pg["user_available_kib"] == usable(size)
+
+
+def test_scenario_is_planned_beside_the_guaranteed_count() -> None:
+    out = fit(Path("examples/kvm-two-nodes.yaml")).to_json()
+    scenario = out["scenario"]
+    assert scenario["name"] == "ksm-expected-resident"
+    # 128 MiB guests: measured boot footprint 114 MiB, minus 16 MiB merged by KSM
+    assert scenario["resident_kib"]["kvm-cloud-128mib"] == (114 - 16) * 1024
+    assert scenario["total_guests"] >= out["total_guests"]
+    for node in scenario["nodes"]:
+        assert node["used_kib"] <= node["capacity_kib"]
+
+
+def _host(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "host.yaml"
+    path.write_text(text)
+    return path
+
+
+KVM_HOST = "host:\n  memory: 16GiB\n  cpus: 8\n  kernel: debian12-amd64\n  hypervisor: kvm-qemu\nguests:\n"
+
+
+def test_more_host_memory_never_fits_fewer_guests(tmp_path: Path) -> None:
+    guests = "  - profile: kvm-cloud-512mib\n    min: 2\n  - profile: kvm-cloud-128mib\n"
+    totals = []
+    for gib in (8, 12, 16, 24):
+        path = _host(tmp_path, KVM_HOST.replace("16GiB", f"{gib}GiB") + guests)
+        totals.append(fit(path).guaranteed.total_guests)
+    assert totals == sorted(totals)
+    assert totals[0] < totals[-1]
+
+
+def test_workload_that_fits_no_size(tmp_path: Path) -> None:
+    path = _host(
+        tmp_path,
+        KVM_HOST + "  - profile: kvm-web-auto\n    workload:\n      user_memory: 100GiB\n      threads: 10\n",
+    )
+    result = runner.invoke(app, ["fit", str(path)])
+    assert result.exit_code == 2
+    rng = load_calibration("debian12-cloud-amd64").calibrated_range
+    from planner.units import format_kib
+
+    assert result.stderr == (
+        f"planner: error: {path}:8: guests[0].workload: a workload of 100 GiB and 10 threads fits no size of "
+        f"debian12-cloud-amd64 from {format_kib(rng.min_memory_kib)} to {format_kib(rng.max_memory_kib)}; "
+        "expected a smaller workload or a wider calibration\n"
+    )
+
+
+def test_workload_that_does_not_fit_the_stated_size(tmp_path: Path) -> None:
+    path = _host(
+        tmp_path,
+        KVM_HOST + "  - profile: kvm-cloud-128mib\n    workload:\n      user_memory: 100MiB\n",
+    )
+    result = runner.invoke(app, ["fit", str(path)])
+    assert result.exit_code == 2
+    line = result.stderr.strip()
+    assert "\n" not in line
+    assert line.startswith(
+        f"planner: error: {path}:8: guests[0].workload: the workload needs 100 MiB but a 128 MiB "
+        "debian12-cloud-amd64 guest leaves "
+    )
+    assert line.endswith("or memory: auto")
+
+
+def test_minimums_that_do_not_fit(tmp_path: Path) -> None:
+    path = _host(tmp_path, KVM_HOST + "  - profile: kvm-cloud-1gib\n    min: 40\n")
+    result = runner.invoke(app, ["fit", str(path)])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"planner: error: {path}:7: guests[0].min: the minimum counts (40 kvm-cloud-1gib) do not fit on this "
+        "host (nodes.memory_kib overflow); expected smaller minimums or a bigger host\n"
+    )
+
+
+def test_unknown_profile_on_the_command_line(tmp_path: Path) -> None:
+    path = _host(tmp_path, KVM_HOST + "  - profile: nope\n")
+    result = runner.invoke(app, ["fit", str(path)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        f"planner: error: {path}:7: guests[0].profile: unknown guest profile 'nope'"
+    )
+    assert result.stdout == ""
+
+
+def test_hugepage_backed_guests_use_the_pool(tmp_path: Path) -> None:
+    path = _host(
+        tmp_path,
+        KVM_HOST.replace(
+            "  hypervisor",
+            "  numa_nodes: 2\n  hugepages:\n    page_size: 2MiB\n    per_node: 2GiB\n  hypervisor",
+        )
+        + "  - profile: kvm-cloud-512mib\n    hugepages: true\n  - profile: kvm-cloud-128mib\n",
+    )
+    out = fit(path).to_json()
+    for node in out["nodes"]:
+        assert node["hugepages_used_kib"] <= node["hugepages_kib"] == 2 * 1024 * 1024
+    assert out["guests"]["kvm-cloud-512mib"] == 8  # 2 GiB pool per node / 512 MiB, on 2 nodes
+    no_pool = _host(tmp_path, KVM_HOST + "  - profile: kvm-cloud-512mib\n    hugepages: true\n")
+    result = runner.invoke(app, ["fit", str(no_pool)])
+    assert result.exit_code == 2
+    assert "hugepages: true needs a hugepage pool" in result.stderr
+
+
+def test_profiles_lists_kernels_hypervisors_and_guests() -> None:
+    result = runner.invoke(app, ["profiles", "--json"])
+    assert result.exit_code == 0
+    out = json.loads(result.stdout)
+    assert {"debian12-amd64", "debian12-s390x"} <= set(out["kernels"])
+    assert {"kvm-qemu", "xen-pv", "xen-hvm", "zvm", "esxi"} <= set(out["hypervisors"])
+    assert {"zvm-s390x-64mib", "kvm-cloud-128mib", "xen-pv-128mib", "esxi-amd64-256mib"} <= set(out["guests"])
+    assert all(out["hypervisors"].values()) and all(out["guests"].values())
+    text = runner.invoke(app, ["profiles"])
+    assert text.exit_code == 0 and "hypervisors:" in text.stdout
+
+
+def test_schema_command() -> None:
+    result = runner.invoke(app, ["schema"])
+    assert result.exit_code == 0
+    schema = json.loads(result.stdout)
+    assert schema["title"] == "planner host file"
+    assert "host" in schema["required"] and "guests" in schema["required"]
