@@ -118,6 +118,8 @@ def split_lines(text: str, source: str, *, line_offset: int = 0) -> list[Line]:
     larger file reports lines of that file.
     """
     check_text(text, source, line_offset=line_offset)
+    if not text:
+        return []
     raw_lines = text.split("\n")
     terminated = text.endswith("\n")
     if terminated:

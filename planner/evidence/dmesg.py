@@ -697,9 +697,9 @@ def require_memory_line(dmesg: Dmesg, source: str) -> MemoryLine:
     if dmesg.max_memory_kib is not None:
         still.append("the maximum memory size")
     hint = " (the boot stopped before mem_init?)" if dmesg.line_count else " (the log is empty)"
-    tail = f"; {_join(still)} {'is' if len(still) == 1 else 'are'} still available" if still else ""
+    tail = f"; {_join(still)} can still be read" if still else ""
     raise EvidenceError(
-        f"no 'Memory:' line{hint}: expected 'Memory: AK/PK available (...)'{tail}",
+        f"expected a 'Memory: AK/PK available (...)' line; found none{hint}{tail}",
         file=source,
         field="Memory",
     )

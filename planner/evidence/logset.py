@@ -60,7 +60,8 @@ def load_logs(paths: list[str] | list[Path]) -> LogSet:
                 try:
                     evidence = load_evidence(log)
                 except EvidenceError as err:
-                    skipped.append((str(log), f"{outcome or 'unreadable'}: {err.message}"))
+                    reason = "no kernel output" if outcome in ("silent-reset", "qemu-error") else err.message
+                    skipped.append((str(log), f"{outcome or 'unreadable'}: {reason}"))
                     continue
                 if evidence.dmesg is None or evidence.dmesg.memory is None:
                     skipped.append(
