@@ -21,7 +21,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from planner.errors import CalibrationError
+from planner.errors import CalibrationError, EvidenceError
+from planner.evidence.dmesg import require_memory_line
 from planner.evidence.records import Evidence
 from planner.kernel.calibration import (
     CalibratedRange,
@@ -99,11 +100,15 @@ def _possible(ev: Evidence) -> int | None:
 def _samples(evidences: Sequence[Evidence]) -> list[_Sample]:
     out = []
     for ev in evidences:
-        if ev.dmesg is None or ev.dmesg.memory is None:
-            raise CalibrationError(
-                "expected a kernel log with a 'Memory:' line; found none (the boot stopped before mem_init?)",
-                file=ev.source,
-            )
+        if ev.dmesg is None:
+            raise CalibrationError("expected a kernel log (dmesg); found none", file=ev.source)
+        if ev.dmesg.memory is None:
+            try:
+                require_memory_line(ev.dmesg, ev.source)
+            except EvidenceError as err:
+                raise CalibrationError(err.message, file=ev.source, field="Memory") from None
+        memory_line = ev.dmesg.memory
+        assert memory_line is not None
         if ev.memory_kib is None:
             raise CalibrationError(
                 "expected the configured RAM of this boot (a bootlab manifest.json beside it, or a log that "
@@ -122,11 +127,8 @@ def _samples(evidences: Sequence[Evidence]) -> list[_Sample]:
         )
         meminfo = dict(ev.meminfo.fields_kib) if ev.meminfo is not None and "MemTotal" in ev.meminfo else None
         pcp = ev.zoneinfo.pcp_kib if ev.zoneinfo is not None and ev.zoneinfo.zones else None
-        out.append(
-            _Sample(
-                ev, spec, ev.dmesg.memory.reserved_kib, sum(f.size_kib for f in ev.dmesg.freed), meminfo, pcp
-            )
-        )
+        freed_kib = sum(f.size_kib for f in ev.dmesg.freed)
+        out.append(_Sample(ev, spec, memory_line.reserved_kib, freed_kib, meminfo, pcp))
     return out
 
 

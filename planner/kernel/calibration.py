@@ -143,7 +143,11 @@ class Calibration:
             "min_boot_memory_kib": self.min_boot_memory_kib,
             "calibrated_range": dataclasses.asdict(self.calibrated_range),
             "parameters": {
-                k: {"value": _round(v), "how": self.parameter_sources.get(k, "default")}
+                k: {
+                    "value": _round(v),
+                    "unit": parameter_unit(k),
+                    "how": self.parameter_sources.get(k, "default"),
+                }
                 for k, v in params.items()
             },
             "notes": list(self.notes),
@@ -161,6 +165,25 @@ class Calibration:
                 for log in self.logs
             ],
         }
+
+
+def parameter_unit(name: str) -> str:
+    """The unit of a parameter, read from its name (units live in names, see planner.units)."""
+    if name.endswith("_kib_per_gib"):
+        return "KiB/GiB"
+    if name.endswith("_kib_per_vcpu"):
+        return "KiB/vCPU"
+    if name.endswith("_kib_per_cpu"):
+        return "KiB/CPU"
+    if name.endswith("_kib_cpu_inverse"):
+        return "KiB*CPU"
+    if name.endswith("_kib"):
+        return "KiB"
+    if name.endswith("_bytes"):
+        return "bytes"
+    if name.endswith(("_count", "_fraction")):
+        return "1"
+    return "-"
 
 
 def _round(value: Any) -> Any:
