@@ -264,27 +264,23 @@ def test_cli_missing_qemu_names_the_package(cloud_kernel: Path, tmp_path: Path) 
 
 # --- real boots -----------------------------------------------------------------------------------
 @pytest.mark.qemu
-def test_boot_x86_dump_and_too_small(cloud_kernel: Path, tmp_path: Path) -> None:
+def test_boot_x86_dump_too_small_and_calibrate(
+    cloud_kernel: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # --calibrate writes ./profiles/kernels/NAME.yaml
     out = tmp_path / "cloud"
     result = runner.invoke(
         app,
         [
-            "bootlab",
-            "--kernel",
-            str(cloud_kernel),
-            "--memory",
-            "64MiB,128MiB",
-            "--accel",
-            "tcg",
-            "-o",
-            str(out),
+            *("bootlab", "--kernel", str(cloud_kernel), "--memory", "64MiB,128MiB,192MiB,256MiB"),
+            *("--accel", "tcg", "-o", str(out), "--calibrate", "test-cloud"),
         ],
     )
     assert result.exit_code == 0, result.output
     manifest = json.loads((out / "manifest.json").read_text())
     boots = {b["log"]: b for b in manifest["boots"]}
-    assert set(boots) == {"64MiB-1cpu.log", "128MiB-1cpu.log"}
-    assert set(os.listdir(out)) == {"manifest.json", "64MiB-1cpu.log", "128MiB-1cpu.log"}
+    logs = {f"{m}MiB-1cpu.log" for m in (64, 128, 192, 256)}
+    assert set(boots) == logs and set(os.listdir(out)) == logs | {"manifest.json"}
     # too small: the decompressor cannot place the kernel; reported, not a crash
     assert boots["64MiB-1cpu.log"]["outcome"] == "silent-reset"
     assert "64MiB-1cpu.log           silent-reset" in result.output
@@ -293,6 +289,17 @@ def test_boot_x86_dump_and_too_small(cloud_kernel: Path, tmp_path: Path) -> None
     assert boot["memory_kib"] == 128 * KIB_PER_MIB and boot["accel"] == "tcg"
     assert boot["qemu_argv"][boot["qemu_argv"].index("-m") + 1] == "128M"
     assert boot["kernel"]["sha256"] == fetch.sha256_file(cloud_kernel)
+    # the calibration made from the three dumps (the silent reset is skipped)
+    from planner.kernel.calibration import load_calibration
+
+    cal = load_calibration(str(tmp_path / "profiles" / "kernels" / "test-cloud.yaml"))
+    assert cal.name == "test-cloud" and cal.arch == "x86_64"
+    assert cal.kernel_release == cloud_kernel.name.removeprefix("vmlinuz-")
+    assert (cal.calibrated_range.min_memory_kib, cal.calibrated_range.max_memory_kib) == (
+        128 * KIB_PER_MIB,
+        256 * KIB_PER_MIB,
+    )
+    assert "wrote profiles/kernels/test-cloud.yaml" in result.output
     _check_dump(out / "128MiB-1cpu.log", memory_kib=128 * KIB_PER_MIB, firmware_hole_kib=520)
 
 
@@ -385,12 +392,15 @@ def test_sigterm_kills_qemu_and_leaves_a_whole_manifest(cloud_kernel: Path, tmp_
         assert time.monotonic() < deadline and proc.poll() is None, "the second boot never started"
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
-    proc.communicate(timeout=60)
-    assert proc.returncode != 0
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert stderr.strip().splitlines()[-1] == (
+        f"planner: interrupted; qemu killed; {out}/manifest.json lists the finished boots"
+    )
     assert _qemu_pids_using(kernel) == []
     manifest = json.loads((out / "manifest.json").read_text())  # whole JSON, the finished boot only
     assert [b["log"] for b in manifest["boots"]] == ["64MiB-1cpu.log"]
-    assert not [n for n in os.listdir(out) if n.endswith(".tmp")]
+    assert sorted(os.listdir(out)) == ["64MiB-1cpu.log", "manifest.json"]  # no partial log, no temp file
 
 
 @pytest.mark.qemu
@@ -414,3 +424,50 @@ def test_find_min_brackets_the_smallest_bootable_size(cloud_kernel: Path, tmp_pa
     assert boots[min_mib] == "dump" and boots[below_mib] == below_outcome != "dump"
     assert all(outcome != "dump" for mib, outcome in boots.items() if mib < min_mib)
     assert all(outcome == "dump" for mib, outcome in boots.items() if mib >= min_mib)
+
+
+def test_unknown_kernel_name_or_file(tmp_path: Path) -> None:
+    if shutil.which("apt-cache") is None:
+        pytest.skip("apt-cache not available")
+    result = runner.invoke(app, ["bootlab", "--kernel", "linux-image-nonesuch", "-o", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert result.output.startswith(
+        "planner: error: --kernel: expected a kernel image file or a Debian package; "
+        "found 'linux-image-nonesuch': no such file, and apt knows no such package ("
+    )
+    assert not (tmp_path / "o").exists()
+
+
+def test_foreign_architecture_is_not_added_silently() -> None:
+    if shutil.which("dpkg") is None:
+        pytest.skip("dpkg not available")
+    foreign = subprocess.run(
+        ["dpkg", "--print-foreign-architectures"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    arch = next(a for a in ("mips64el", "ppc64el", "riscv64", "armhf") if a not in foreign)
+    with pytest.raises(fetch.FetchError, match=rf"run `dpkg --add-architecture {arch} && apt-get update`"):
+        fetch.ensure_foreign_arch(arch, allow_system_changes=False)
+    after = subprocess.run(
+        ["dpkg", "--print-foreign-architectures"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert after == foreign
+
+
+@pytest.mark.qemu
+def test_kvm_probe_decides_and_leaves_no_qemu(
+    cloud_kernel: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """KVM is used only when the probe boot reaches the dump; a hanging /dev/kvm is killed."""
+    monkeypatch.setattr(campaign, "KVM_PROBE_TIMEOUT_S", 4.0)
+    kernel = tmp_path / "vmlinuz-copy"
+    shutil.copyfile(cloud_kernel, kernel)
+    lab = campaign.prepare_lab(str(kernel), accel="auto", timeout_s=60)
+    probe = lab.kvm_probe
+    assert _qemu_pids_using(kernel) == []
+    if not probe["ran"]:
+        assert lab.accel == "tcg" and "no usable /dev/kvm" in probe["reason"]
+    else:
+        assert probe["outcome"] in qemu.OUTCOMES
+        assert probe["usable"] == (probe["outcome"] == "dump")
+        assert lab.accel == ("kvm" if probe["usable"] else "tcg")
+        assert not probe["usable"] or probe["boot_wall_s"] <= 4.5

@@ -141,7 +141,14 @@ def resolve_kernel(
     if path.exists() or "/" in spec or not fetch.looks_like_package(spec):
         image = read_kernel_image(path, expected_arch=arch)
         return KernelSource(image=image, sha256=fetch.sha256_file(path))
-    pkg = fetch.fetch_package(spec, cache=cache, allow_system_changes=allow_system_changes)
+    try:
+        pkg = fetch.fetch_package(spec, cache=cache, allow_system_changes=allow_system_changes)
+    except fetch.PackageNotFoundError as err:
+        raise InputError(
+            f"expected a kernel image file or a Debian package; found {spec!r}: no such file, "
+            f"and apt knows no such package ({err.detail})",
+            field="--kernel",
+        ) from None
     vmlinuz = fetch.kernel_in_package(pkg)
     image = read_kernel_image(vmlinuz, expected_arch=arch)
     return KernelSource(
@@ -554,6 +561,8 @@ class CampaignResult:
                 else "; the lower bound booted too"
             )
             lines.append(f"smallest size that boots to /init: {size_label_kib(fm.min_boot_kib)}{below}")
+        probe = self.lab.kvm_probe
+        lines.append(f"accelerator: {self.lab.accel}" + (f" ({probe['reason']})" if probe else ""))
         lines.append(f"manifest: {self.manifest_path}")
         return lines
 

@@ -44,6 +44,18 @@ class FetchError(PlannerError):
     """A Debian package that could not be resolved, downloaded or unpacked."""
 
 
+class PackageNotFoundError(InputError):
+    """A package name apt does not know."""
+
+    def __init__(self, name: str, detail: str) -> None:
+        self.name = name
+        self.detail = detail
+        super().__init__(
+            f"expected a Debian package name; found {name!r}, which apt does not know ({detail}); "
+            "check the name, or run `apt-get update`"
+        )
+
+
 @dataclass(frozen=True)
 class FetchedPackage:
     """A Debian package unpacked into the cache.
@@ -152,9 +164,7 @@ def _show(name: str) -> dict[str, str]:
     proc = _run(["apt-cache", "show", "--no-all-versions", name])
     if proc.returncode != 0 or not proc.stdout.strip():
         detail = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "no candidate"
-        raise FetchError(
-            f"Debian package {name!r} not found ({detail}); check the name, or run `apt-get update`"
-        )
+        raise PackageNotFoundError(name, detail)
     fields: dict[str, str] = {}
     for line in proc.stdout.splitlines():
         if not line.strip():

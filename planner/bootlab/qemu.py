@@ -59,8 +59,8 @@ class ToolMissingError(PlannerError):
     """A program the bootlab needs (qemu) is not installed."""
 
 
-class BootTimeoutError(PlannerError):
-    """Raised by callers that treat a timed-out boot as an error (the KVM probe does not)."""
+class BootInterruptedError(PlannerError):
+    """A boot whose qemu was killed by :func:`kill_all` (the campaign was interrupted)."""
 
 
 @dataclass(frozen=True)
@@ -171,13 +171,19 @@ def qemu_argv(
 
 
 _LIVE: set[subprocess.Popen[bytes]] = set()
+_KILLED: set[subprocess.Popen[bytes]] = set()
 _LIVE_LOCK = threading.Lock()
 
 
 def kill_all() -> None:
-    """Kill every qemu this process started that is still running (any thread's)."""
+    """Kill every qemu this process started that is still running (any thread's).
+
+    Their :func:`run_qemu` calls then discard the partial log and raise
+    :class:`BootInterruptedError`.
+    """
     with _LIVE_LOCK:
         live = list(_LIVE)
+        _KILLED.update(live)
     for proc in live:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
@@ -226,6 +232,10 @@ def run_qemu(argv: list[str], log_path: Path, *, timeout_s: float) -> QemuRun:
             finally:
                 with _LIVE_LOCK:
                     _LIVE.discard(proc)
+                    killed = proc in _KILLED
+                    _KILLED.discard(proc)
+            if killed:
+                raise BootInterruptedError(f"interrupted: {argv[0]} was killed")
             wall_s = time.monotonic() - start
         os.chmod(tmp, 0o644)
         os.replace(tmp, log_path)
