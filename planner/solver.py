@@ -81,14 +81,20 @@ class PackingProblem:
     host_capacity: Mapping[str, float] = field(default_factory=dict)
     objective: Objective = "max_guests"
     time_limit_s: float = 10.0
+    #: relative optimality gap at which HiGHS stops; None: 1e-4 for ``max_guests`` (below one
+    #: guest in 10,000, so integer counts are proven optimal) and 1e-3 for ``max_weight``
+    #: (weighted knapsacks with near-equal weight densities otherwise take seconds to close
+    #: the last 0.1 %; benchmarks/results/fit-solver.md). The plan reports the gap reached.
+    mip_rel_gap: float | None = None
 
 
 @dataclass(frozen=True)
 class Plan:
     """A solved packing.
 
-    ``counts`` maps (profile name, node id) -> guests; ``gap`` is HiGHS's relative
-    MIP gap (0 when proven optimal); ``binding`` names the constraints that stop
+    ``counts`` maps (profile name, node id) -> guests; ``status`` is ``optimal`` when
+    HiGHS proved the plan within the problem's ``mip_rel_gap``, and ``gap`` is the relative
+    MIP gap it reached (0 when proven exactly optimal); ``binding`` names the constraints that stop
     one more guest of any profile from being added (``node0.memory_kib``,
     ``host.vcpu_count``, ``web.max``); ``blocked_by`` gives them per profile.
     """
@@ -201,7 +207,7 @@ def solve(problem: PackingProblem) -> Plan:
         integrality=np.ones(n_vars),
         bounds=Bounds(np.zeros(n_vars), np.full(n_vars, np.inf)),
         constraints=constraints,
-        options={"time_limit": problem.time_limit_s},
+        options={"time_limit": problem.time_limit_s, "mip_rel_gap": _gap(problem)},
     )
     if res.x is None:
         return _infeasible_plan(problem, node_res, host_res)
@@ -214,6 +220,12 @@ def solve(problem: PackingProblem) -> Plan:
     status: Status = "optimal" if res.status == 0 else "time_limit"
     gap = float(res.mip_gap) if getattr(res, "mip_gap", None) is not None else 0.0
     return _plan(problem, counts, status, gap, node_res, host_res)
+
+
+def _gap(problem: PackingProblem) -> float:
+    if problem.mip_rel_gap is not None:
+        return problem.mip_rel_gap
+    return 1e-4 if problem.objective == "max_guests" else 1e-3
 
 
 def _usage(
