@@ -8,13 +8,24 @@ integer packing (solver) -> :class:`FitResult`.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from planner.config import GuestRequest, HostFile, Origin, Scenario, load_host_file
-from planner.errors import InfeasibleError, InputError
+from planner import live
+from planner.config import (
+    GuestProfile,
+    GuestRequest,
+    HostFile,
+    HostSpec,
+    Origin,
+    Scenario,
+    load_host_file,
+    load_hypervisor_profile,
+)
+from planner.errors import InfeasibleError, InputError, PlannerError
+from planner.hypervisors import HypervisorProfile
 from planner.units import KIB_PER_MIB, format_kib
 
 #: Kernel stack per thread on x86-64 and s390x since Linux 3.15 (``THREAD_SIZE`` = 16 KiB;
@@ -702,3 +713,981 @@ def host_schema() -> dict[str, Any]:
     from planner.config import host_file_schema
 
     return host_file_schema()
+
+
+# === planner check: live libvirt hosts (read-only) ================================================
+# Snapshots come from :mod:`planner.live` (the only libvirt importer); everything below is pure
+# arithmetic over them: node capacity from the host kernel model and the hypervisor profile,
+# what the domains commit on each node, warnings, and the headroom that the solver finds for
+# each profile with the existing guests fixed (node capacities reduced by what they commit).
+
+#: hypervisor profile for a domain of this ``<domain type=>`` when no host file names one
+CHECK_HYPERVISOR_BY_DOMAIN_TYPE = {"kvm": "kvm-qemu", "qemu": "qemu-tcg"}
+CHECK_DEFAULT_HYPERVISOR = "kvm-qemu"
+#: host and guest kernel calibrations assumed when no host file names one, by architecture
+CHECK_DEFAULT_HOST_KERNEL = {"x86_64": "debian12-amd64", "s390x": "debian12-s390x"}
+CHECK_DEFAULT_GUEST_KERNEL = {"x86_64": "debian12-cloud-amd64", "s390x": "debian12-s390x"}
+#: memory sources that differ by more than this share are reported (recipes §4 gotcha 14)
+CHECK_SOURCES_TOLERANCE = 0.02
+#: calibrations loaded by name, once per process (they are frozen)
+_CHECK_CALIBRATIONS: dict[str, Any] = {}
+#: vCPUs per host CPU when no host file gives ``vcpu_ratio`` (the host-file default)
+CHECK_DEFAULT_VCPU_RATIO = 16.0
+#: host kernel terms that lie inside a node's MemTotal (the rest is already outside the
+#: capabilities' cell memory); ``hash_tables`` only with several nodes (``hashdist``: vmalloc)
+_INSIDE_MEMTOTAL_TERMS = ("slab", "kernel_stacks", "vmalloc", "runtime_other")
+
+
+@dataclass(frozen=True)
+class CheckNode:
+    """One NUMA node of a checked host. [KiB]
+
+    ``memory_kib`` is what the node has (the capabilities' cell memory, i.e. the node's
+    MemTotal; or the host file's node memory); ``capacity_kib`` what guests may take:
+    memory minus the host kernel's own use, the hypervisor's reserve and the operator's
+    reserve; ``committed_kib`` what the active domains placed on it can take (their full
+    size plus the hypervisor's predicted overhead); ``used_kib`` what the host says is in
+    use right now (memory minus free), the real figure beside the planned one.
+    """
+
+    node_id: int
+    memory_kib: int
+    capacity_kib: int
+    committed_kib: int
+    used_kib: int | None
+    free_kib: int | None
+    host_kernel_kib: int
+    hypervisor_reserve_kib: int
+    operator_reserve_kib: int
+    hugepages_kib: int  #: huge pages (>= 2 MiB) reserved on the node
+    hugepages_committed_kib: int
+    domains: tuple[str, ...]
+
+    @property
+    def over_committed(self) -> bool:
+        """Guests can take more than the node has: of its ordinary memory (capacity minus the
+        huge-page pool), or of the pool."""
+        normal_kib = self.committed_kib - self.hugepages_committed_kib
+        return (
+            normal_kib > self.capacity_kib - self.hugepages_kib
+            or self.hugepages_committed_kib > self.hugepages_kib
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.node_id,
+            "memory_kib": self.memory_kib,
+            "capacity_kib": self.capacity_kib,
+            "committed_kib": self.committed_kib,
+            "used_kib": self.used_kib,
+            "free_kib": self.free_kib,
+            "host_kernel_kib": self.host_kernel_kib,
+            "hypervisor_reserve_kib": self.hypervisor_reserve_kib,
+            "operator_reserve_kib": self.operator_reserve_kib,
+            "hugepages_kib": self.hugepages_kib,
+            "hugepages_committed_kib": self.hugepages_committed_kib,
+            "over_committed": self.over_committed,
+            "domains": list(self.domains),
+        }
+
+
+@dataclass(frozen=True)
+class CheckDomain:
+    """One domain of a checked host: its sizes, where it is placed, what it commits, and
+    the hypervisor overhead predicted by the profile beside the one measured from /proc."""
+
+    name: str
+    state: str
+    active: bool
+    max_memory_kib: int
+    current_memory_kib: int
+    vcpus: int
+    hugepage_kib: int | None
+    numa_mode: str | None
+    numa_nodeset: tuple[int, ...]
+    node_kib: Mapping[int, int]  #: node -> KiB committed there (empty when inactive)
+    committed_kib: int
+    hypervisor: str
+    predicted_overhead_kib: int
+    measured: live.ProcessMemory | None
+    measured_note: str | None
+    balloon: live.BalloonStats | None
+    kernel_need_kib: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        m = self.measured
+        b = self.balloon
+        return {
+            "name": self.name,
+            "state": self.state,
+            "active": self.active,
+            "max_memory_kib": self.max_memory_kib,
+            "current_memory_kib": self.current_memory_kib,
+            "vcpus": self.vcpus,
+            "hugepage_kib": self.hugepage_kib,
+            "numa_mode": self.numa_mode,
+            "numa_nodeset": list(self.numa_nodeset),
+            "nodes": {str(k): v for k, v in sorted(self.node_kib.items())},
+            "committed_kib": self.committed_kib,
+            "kernel_need_kib": self.kernel_need_kib,
+            "overhead": {
+                "hypervisor": self.hypervisor,
+                "predicted_kib": self.predicted_overhead_kib,
+                "measured_kib": m.host_overhead_kib if m else None,
+                "measured_rss_kib": m.overhead_rss_kib if m else None,
+                "measured_pss_kib": m.overhead_pss_kib if m else None,
+                "page_tables_kib": m.page_tables_kib if m else None,
+                "process_rss_kib": m.rss_kib if m else None,
+                "process_pss_kib": m.pss_kib if m else None,
+                "guest_ram_resident_kib": m.guest_ram_rss_kib if m else None,
+                "pid": m.pid if m else None,
+                "note": self.measured_note,
+            },
+            "balloon": None
+            if b is None
+            else {
+                "current_kib": b.current_kib,
+                "maximum_kib": b.maximum_kib,
+                "available_kib": b.available_kib,
+                "usable_kib": b.usable_kib,
+                "unused_kib": b.unused_kib,
+                "disk_caches_kib": b.disk_caches_kib,
+                "rss_kib": b.rss_kib,
+                "guest_reported": b.guest_reported,
+            },
+        }
+
+
+@dataclass(frozen=True)
+class HostCheck:
+    """The result for one URI: either ``error`` or the analysis of its snapshot."""
+
+    uri: str
+    error: str | None = None
+    bad_input: bool = False  #: the URI itself was malformed
+    driver: str | None = None
+    hostname: str | None = None
+    libvirt_version: str | None = None
+    memory_kib: int = 0
+    capacity_kib: int = 0
+    committed_kib: int = 0
+    used_kib: int | None = None
+    free_kib: int | None = None
+    nodes: tuple[CheckNode, ...] = ()
+    domains: tuple[CheckDomain, ...] = ()
+    headroom: Mapping[str, int] = field(default_factory=dict)
+    headroom_binding: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    hypervisor: str | None = None
+    host_kernel: str | None = None
+    elapsed_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def over_committed(self) -> bool:
+        return any(node.over_committed for node in self.nodes)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "uri": self.uri,
+            "ok": self.ok,
+            "error": self.error,
+            "driver": self.driver,
+            "hostname": self.hostname,
+            "libvirt_version": self.libvirt_version,
+            "memory_kib": self.memory_kib,
+            "capacity_kib": self.capacity_kib,
+            "committed_kib": self.committed_kib,
+            "used_kib": self.used_kib,
+            "free_kib": self.free_kib,
+            "over_committed": self.over_committed,
+            "nodes": [n.to_json() for n in self.nodes],
+            "domains": [d.to_json() for d in self.domains],
+            "headroom": dict(self.headroom),
+            "headroom_binding": {k: list(v) for k, v in self.headroom_binding.items()},
+            "warnings": list(self.warnings),
+            "notes": list(self.notes),
+            "hypervisor": self.hypervisor,
+            "host_kernel": self.host_kernel,
+            "elapsed_s": round(self.elapsed_s, 3),
+        }
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """``planner check``: one :class:`HostCheck` per URI, in the order given."""
+
+    hosts: tuple[HostCheck, ...]
+    profiles: tuple[str, ...]
+
+    @property
+    def failed(self) -> bool:
+        """Some host could not be checked."""
+        return any(not h.ok for h in self.hosts)
+
+    @property
+    def bad_input(self) -> bool:
+        """Some URI was malformed."""
+        return any(h.bad_input for h in self.hosts)
+
+    @property
+    def over_committed(self) -> bool:
+        return any(h.over_committed for h in self.hosts)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"hosts": [h.to_json() for h in self.hosts], "profiles": list(self.profiles)}
+
+    def to_text(self) -> str:
+        """One block per host: nodes, domains, headroom, warnings; a summary line last."""
+        return _check_text(self)
+
+
+@dataclass(frozen=True)
+class CheckProfile:
+    """A guest profile whose headroom is wanted, sized: what one more guest of it needs."""
+
+    name: str
+    memory_kib: int
+    vcpu_count: int
+    hypervisor: str | None  #: None: the live host's hypervisor profile
+    hugepages: bool = False
+    kernel: str | None = None  #: its kernel calibration (for the ballooning check)
+    calibration: Any = None  #: that calibration, when already loaded
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    """What the analysis assumes about a host beyond what libvirt reports."""
+
+    host: HostSpec | None = None  #: from ``--host host.yaml``
+    profiles: tuple[CheckProfile, ...] = ()  #: headroom is computed for each
+
+
+def check(
+    uris: Sequence[str],
+    host_path: str | Path | None = None,
+    profiles: Sequence[str] = (),
+    *,
+    timeout_s: float = 120.0,
+) -> CheckResult:
+    """Check live libvirt hosts, read-only, in parallel.
+
+    Each URI is opened with ``libvirt.openReadOnly`` in its own thread
+    (:func:`planner.live.snapshot`); a host that cannot be reached, refuses, or drops
+    the connection is reported with its error while the others complete.
+
+    Parameters
+    ----------
+    uris
+        libvirt URIs (``qemu:///system``, ``qemu+ssh://host/system``,
+        ``test:///abs/path/host.xml``).
+    host_path
+        A host file (``planner fit`` format): its host kernel, hypervisor, reserves and
+        vCPU ratio are used, its guest profiles get headroom, and its node memory stands
+        in when libvirt reports no NUMA cells (the test driver).
+    profiles
+        Guest profile names or files: how many more of each fit now.
+    timeout_s
+        A host that has not answered by then is reported as failed. [s]
+
+    Raises
+    ------
+    InputError
+        For an unreadable host file or an unknown profile.
+    LiveQueryError
+        When libvirt-python is not installed.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    valid: list[str] = []
+    results: dict[int, HostCheck] = {}
+    for i, uri in enumerate(uris):
+        try:
+            live.validate_uri(uri)
+            valid.append(uri)
+        except InputError as err:
+            results[i] = HostCheck(uri=uri, error=err.message, bad_input=True)
+    if valid:
+        live.load_libvirt()  # one clear error when libvirt-python is missing
+    # the hosts are read (in threads, libvirt releases the GIL) while the files are read here
+    snapshots, threads = _start_snapshots(valid, timeout_s)
+    settings = _check_settings(host_path, profiles)
+    if settings.profiles:
+        import scipy.optimize  # noqa: F401 - warm the solver's import while the hosts answer
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    it = iter(snapshots)
+    hosts: list[HostCheck] = []
+    for i, uri in enumerate(uris):
+        if i in results:
+            hosts.append(results[i])
+            continue
+        snap = next(it)
+        if isinstance(snap, str):
+            hosts.append(HostCheck(uri=uri, error=snap.removeprefix(f"{uri}: ")))
+        else:
+            hosts.append(analyze_host(snap, settings))
+    return CheckResult(hosts=tuple(hosts), profiles=tuple(p.name for p in settings.profiles))
+
+
+def _calibration_named(name: str) -> Any:
+    """``load_calibration(name)``, cached for the process."""
+    from planner.kernel.calibration import load_calibration
+
+    if name not in _CHECK_CALIBRATIONS:
+        _CHECK_CALIBRATIONS[name] = load_calibration(name)
+    return _CHECK_CALIBRATIONS[name]
+
+
+def _check_settings(host_path: str | Path | None, profiles: Sequence[str]) -> CheckSettings:
+    """Read the host file and the profiles once, before any host is contacted."""
+    from planner.config import load_guest_profile
+
+    host: HostSpec | None = None
+    sized: list[CheckProfile] = []
+    if host_path is not None:
+        host_file = load_host_file(host_path)
+        host = host_file.host
+        for i, g in enumerate(host_file.guests):
+            pg = _per_guest(g, i, host_file)  # sizes memory: auto entries like planner fit
+            sized.append(
+                CheckProfile(
+                    pg.profile,
+                    pg.guest_memory_kib,
+                    pg.vcpu_count,
+                    pg.hypervisor,
+                    pg.hugepages,
+                    pg.kernel,
+                    calibration=g.calibration,
+                )
+            )
+    for name in profiles:
+        try:
+            profile = load_guest_profile(name)
+        except InputError as err:
+            raise err.located(field="--profile") from None
+        if profile.name in {p.name for p in sized}:
+            continue
+        memory_kib = profile.memory_kib
+        if memory_kib == "auto":
+            memory_kib = _auto_size_kib(profile)
+        sized.append(CheckProfile(profile.name, memory_kib, profile.vcpu_count, None, False, profile.kernel))
+    return CheckSettings(host=host, profiles=tuple(sized))
+
+
+def _auto_size_kib(profile: GuestProfile) -> int:
+    """The ``memory: auto`` size of a profile given by name, as ``planner fit`` sizes it."""
+    from planner.config import GuestRequest
+
+    assert profile.workload is not None  # the profile loader requires one with memory: auto
+    try:
+        calibration = _calibration_named(profile.kernel)
+        hypervisor = load_hypervisor_profile(profile.hypervisors[0])
+    except InputError as err:
+        raise err.located(file=profile.origin.file, field="kernel") from None
+    request = GuestRequest(
+        profile=profile,
+        calibration=calibration,
+        hypervisor=hypervisor,
+        memory_kib="auto",
+        vcpu_count=profile.vcpu_count,
+        workload=profile.workload,
+        min_count=0,
+        max_count=None,
+        weight=1.0,
+        hugepages=False,
+        origin=profile.origin,
+    )
+    found = _smallest_fitting_kib(request)
+    if found is None:
+        raise InfeasibleError(
+            f"profile {profile.name!r}: its workload fits no size of {calibration.name}",
+            file=profile.origin.file,
+            field="workload",
+        )
+    return found
+
+
+def _start_snapshots(
+    uris: Sequence[str], timeout_s: float
+) -> tuple[list[live.HostSnapshot | str], list[Any]]:
+    """One (daemon) thread per URI; each slot of the list ends as a snapshot or an error message."""
+    import threading
+
+    out: list[live.HostSnapshot | str] = [f"{u}: no answer within {timeout_s:.0f} s" for u in uris]
+
+    def run(i: int, uri: str) -> None:
+        try:
+            out[i] = live.snapshot(uri)
+        except PlannerError as err:
+            out[i] = str(err)
+
+    threads = [threading.Thread(target=run, args=(i, u), daemon=True) for i, u in enumerate(uris)]
+    for t in threads:
+        t.start()
+    return out, threads
+
+
+def analyze_host(snap: live.HostSnapshot, settings: CheckSettings = CheckSettings()) -> HostCheck:
+    """Capacity, commitment, warnings and headroom of one host snapshot (pure).
+
+    Node capacity = node memory - host kernel - hypervisor reserve - operator reserve
+    (DESIGN.md "Host side"). When the nodes come from the capabilities, their memory
+    is the node's MemTotal, which already excludes what the kernel reserved at boot, so
+    only the host kernel terms inside MemTotal are taken off (slab, stacks, vmalloc,
+    runtime; the big hash tables when there are several nodes; the watermark reserves).
+    Otherwise (host file, or the test driver's ``<memory>``) the whole predicted host
+    kernel is taken off.
+
+    Placement: a domain bound to nodes by ``<numatune>``/``<memnode>`` commits there,
+    split evenly over a nodeset of several nodes; an unbound domain is placed whole on the
+    node with the most capacity left (largest first), the kernel's and libvirt's
+    placement being unknown to the API; one that fits no node is split in proportion to
+    what is left. Commitment = full ``<memory>`` (a balloon can grow back to it) plus the
+    hypervisor profile's per-guest overhead; shut-off domains commit nothing.
+    """
+    warnings_: list[str] = []
+    notes: list[str] = list(snap.notes)
+    host = settings.host
+    hypervisor = host.hypervisor if host is not None else load_hypervisor_profile(_dominant_hypervisor(snap))
+    hypervisor_name = hypervisor.name
+
+    # --- node memory and its sources ---------------------------------------------------------
+    from_cells = bool(snap.nodes)
+    node_free: list[int | None]
+    if from_cells:
+        node_memory = [n.memory_kib for n in snap.nodes]
+        node_ids = [n.node_id for n in snap.nodes]
+        node_free = [n.free_kib for n in snap.nodes]
+    elif host is not None:
+        node_memory = list(host.node_memory_kib)
+        node_ids = list(range(len(node_memory)))
+        node_free = [None] * len(node_memory)
+        notes.append(
+            f"{snap.driver} reports no NUMA cells: node memory from the host file {host.origin.file}"
+        )
+    else:
+        node_memory = [snap.info_memory_kib]
+        node_ids = [0]
+        node_free = [snap.free_kib]
+        notes.append(f"{snap.driver} reports no NUMA cells: one node of {format_kib(snap.info_memory_kib)}")
+    warnings_ += _memory_source_warnings(snap)
+    if (
+        from_cells
+        and len(node_memory) == 1
+        and snap.stats_total_kib
+        and snap.stats_total_kib > node_memory[0]
+    ):
+        # a single node holds all the host's memory, whatever the node meminfo says
+        notes.append(
+            f"node 0 memory taken from /proc/meminfo ({format_kib(snap.stats_total_kib)}) "
+            f"rather than the node meminfo ({format_kib(node_memory[0])})"
+        )
+        node_memory = [snap.stats_total_kib]
+        node_free = [snap.stats_free_kib]
+
+    # --- what the host keeps -----------------------------------------------------------------
+    cpu_count = host.cpu_count if host is not None else snap.cpu_count
+    host_kernel_name, kernel_kib, reserves_kib = _host_kernel(
+        snap, host, hypervisor, node_memory, cpu_count, inside_memtotal_only=from_cells, notes=notes
+    )
+    if host is not None and host.hypervisor_reserve_kib is not None:
+        hv_reserve = [host.hypervisor_reserve_kib if k == 0 else 0 for k in range(len(node_memory))]
+    else:
+        hv_reserve = list(hypervisor.host_reserve_kib(node_memory, cpu_count))
+    operator_total = host.operator_reserve_kib if host is not None else 0
+    operator = [
+        operator_total // len(node_memory) + (1 if k < operator_total % len(node_memory) else 0)
+        for k in range(len(node_memory))
+    ]
+    if from_cells:  # the pools the host really has (pages of 2 MiB and more)
+        huge_pool = [
+            sum(p.page_kib * p.total_pages for p in n.hugepages if p.page_kib >= 2048) for n in snap.nodes
+        ]
+    elif host is not None and host.hugepages is not None:
+        huge_pool = [host.hugepages.per_node_kib] * len(node_memory)
+    else:
+        huge_pool = [0] * len(node_memory)
+    capacity = [node_memory[k] - kernel_kib[k] - hv_reserve[k] - operator[k] for k in range(len(node_memory))]
+
+    # --- domains -----------------------------------------------------------------------------
+    index = {nid: k for k, nid in enumerate(node_ids)}
+    left = [capacity[k] - huge_pool[k] for k in range(len(node_ids))]
+    huge_left = list(huge_pool)
+    placed: dict[str, dict[int, int]] = {}
+    overheads: dict[str, tuple[str, int]] = {}
+    order = sorted(
+        (d for d in snap.domains if d.active),
+        key=lambda d: (_bound_nodes(d, index) is None, -d.config.max_memory_kib, d.name),
+    )
+    for dom in order:
+        hv = hypervisor_name if host is not None else _domain_hypervisor(dom, hypervisor_name)
+        profile = hypervisor if hv == hypervisor_name else load_hypervisor_profile(hv)
+        overhead = profile.host_overhead_kib(dom.config.max_memory_kib, dom.config.vcpu_count)
+        overheads[dom.name] = (hv, overhead)
+        use_pool = dom.config.hugepage_kib is not None and sum(huge_pool) > 0
+        ram_kib = dom.config.max_memory_kib
+        shares, how = _place(
+            dom,
+            index,
+            left if not use_pool else huge_left,
+            ram_kib + overhead,
+            warnings_ if from_cells else notes,  # a host without NUMA cells: bindings are moot
+        )
+        node_kib: dict[int, int] = {}
+        for k, share in shares.items():
+            ram_share = round(ram_kib * share)
+            over_share = round(overhead * share)
+            if use_pool:
+                huge_left[k] -= ram_share
+                left[k] -= over_share
+            else:
+                left[k] -= ram_share + over_share
+            node_kib[node_ids[k]] = ram_share + over_share
+        placed[dom.name] = node_kib
+        if len(node_kib) > 1:
+            warnings_.append(f"domain {dom.name!r} spans nodes {_ids(node_kib)} ({how})")
+        if dom.config.hugepage_kib is not None and not use_pool:
+            notes.append(
+                f"domain {dom.name!r} uses huge pages but the host reports no pool; counted as node memory"
+            )
+
+    # --- per node ----------------------------------------------------------------------------
+    nodes: list[CheckNode] = []
+    for k, nid in enumerate(node_ids):
+        committed = sum(p.get(nid, 0) for p in placed.values())
+        huge_committed = huge_pool[k] - huge_left[k]
+        free = node_free[k]
+        node = CheckNode(
+            node_id=nid,
+            memory_kib=node_memory[k],
+            capacity_kib=capacity[k],
+            committed_kib=committed,
+            used_kib=node_memory[k] - free if free is not None else None,
+            free_kib=free,
+            host_kernel_kib=kernel_kib[k],
+            hypervisor_reserve_kib=hv_reserve[k],
+            operator_reserve_kib=operator[k],
+            hugepages_kib=huge_pool[k],
+            hugepages_committed_kib=huge_committed,
+            domains=tuple(sorted(name for name, p in placed.items() if nid in p)),
+        )
+        nodes.append(node)
+        normal_committed, normal_capacity = committed - huge_committed, capacity[k] - huge_pool[k]
+        if normal_committed > normal_capacity:
+            pool = f" besides its {format_kib(huge_pool[k])} huge-page pool" if huge_pool[k] else ""
+            warnings_.append(
+                f"node {nid} over-committed: its domains can take {format_kib(normal_committed)}, "
+                f"it has {format_kib(normal_capacity)} for guests{pool}"
+            )
+        if huge_committed > huge_pool[k] > 0:
+            warnings_.append(
+                f"node {nid} over-committed: huge-page guests need {format_kib(huge_committed)}, "
+                f"the pool holds {format_kib(huge_pool[k])}"
+            )
+
+    # --- free memory against the reserve -----------------------------------------------------
+    reserve_total = sum(reserves_kib) + operator_total
+    known_free = [f for f in node_free if f is not None]
+    free_total = sum(known_free) if len(known_free) == len(node_free) else snap.stats_free_kib
+    if free_total is not None and reserve_total and free_total < reserve_total:
+        warnings_.append(
+            f"host free memory {format_kib(free_total)} is below the reserve {format_kib(reserve_total)} "
+            "(host kernel watermarks + operator reserve)"
+        )
+
+    # --- domains: kernel need, overhead comparison -------------------------------------------
+    guest_cal = _guest_calibration(snap, settings, notes)
+    needs: dict[tuple[int, int], int | None] = {}  # (memory, vCPUs) -> kernel need; sizes repeat
+    domains: list[CheckDomain] = []
+    for dom in snap.domains:
+        hv, overhead = overheads.get(dom.name, (hypervisor_name, 0))
+        need = None
+        if guest_cal is not None and dom.active:
+            size = (dom.config.max_memory_kib, dom.config.vcpu_count)
+            if size not in needs:
+                needs[size] = _kernel_need_kib(guest_cal, *size)
+            need = needs[size]
+            if need is not None and dom.current_memory_kib < need:
+                warnings_.append(
+                    f"domain {dom.name!r} is ballooned to {format_kib(dom.current_memory_kib)}, below the "
+                    f"{format_kib(need)} its kernel keeps at {format_kib(dom.config.max_memory_kib)} "
+                    f"({guest_cal.name})"
+                )
+        if dom.process is not None and overhead:
+            measured = dom.process.host_overhead_kib
+            notes.append(
+                f"domain {dom.name!r}: measured overhead {format_kib(measured)} "
+                f"(RSS {format_kib(dom.process.overhead_rss_kib)} + page tables), "
+                f"{hv} predicts {format_kib(overhead)} ({(measured - overhead) / overhead:+.0%})"
+            )
+        elif dom.process_note:
+            notes.append(f"domain {dom.name!r}: overhead not measured: {dom.process_note}")
+        domains.append(
+            CheckDomain(
+                name=dom.name,
+                state=dom.state,
+                active=dom.active,
+                max_memory_kib=dom.config.max_memory_kib,
+                current_memory_kib=dom.current_memory_kib,
+                vcpus=dom.config.vcpu_count,
+                hugepage_kib=dom.config.hugepage_kib,
+                numa_mode=dom.config.numa_mode,
+                numa_nodeset=dom.config.numa_nodeset,
+                node_kib=placed.get(dom.name, {}),
+                committed_kib=sum(placed.get(dom.name, {}).values()),
+                hypervisor=hv,
+                predicted_overhead_kib=overhead,
+                measured=dom.process,
+                measured_note=dom.process_note,
+                balloon=dom.balloon,
+                kernel_need_kib=need,
+            )
+        )
+
+    # --- headroom ----------------------------------------------------------------------------
+    vcpu_ratio = host.vcpu_ratio if host is not None else CHECK_DEFAULT_VCPU_RATIO
+    vcpus_used = sum(d.config.vcpu_count for d in snap.domains if d.active)
+    headroom, binding = _headroom(
+        settings.profiles,
+        hypervisor,
+        node_ids,
+        [max(0, v) for v in left],
+        [max(0, v) for v in huge_left],
+        cpu_count * vcpu_ratio - vcpus_used,
+    )
+    used = [n.used_kib for n in nodes if n.used_kib is not None]
+    return HostCheck(
+        uri=snap.uri,
+        driver=snap.driver,
+        hostname=snap.hostname,
+        libvirt_version=snap.libvirt_version,
+        memory_kib=sum(node_memory),
+        capacity_kib=sum(capacity),
+        committed_kib=sum(n.committed_kib for n in nodes),
+        used_kib=sum(used) if len(used) == len(nodes) else None,
+        free_kib=free_total,
+        nodes=tuple(nodes),
+        domains=tuple(domains),
+        headroom=headroom,
+        headroom_binding=binding,
+        warnings=tuple(warnings_),
+        notes=tuple(notes),
+        hypervisor=hypervisor_name,
+        host_kernel=host_kernel_name,
+        elapsed_s=snap.elapsed_s,
+    )
+
+
+def _ids(node_kib: Mapping[int, int]) -> str:
+    return ",".join(str(k) for k in sorted(node_kib))
+
+
+def _domain_hypervisor(dom: live.DomainSnapshot, default: str) -> str:
+    """The hypervisor profile of one domain by its type (kvm -> kvm-qemu, qemu -> qemu-tcg)."""
+    return CHECK_HYPERVISOR_BY_DOMAIN_TYPE.get(dom.config.domain_type, default)
+
+
+def _dominant_hypervisor(snap: live.HostSnapshot) -> str:
+    """The hypervisor profile that fits most active domains (kvm -> kvm-qemu, qemu -> qemu-tcg)."""
+    counts: dict[str, int] = {}
+    for d in snap.domains:
+        hv = CHECK_HYPERVISOR_BY_DOMAIN_TYPE.get(d.config.domain_type)
+        if hv is not None:
+            counts[hv] = counts.get(hv, 0) + 1
+    if not counts:
+        return CHECK_DEFAULT_HYPERVISOR
+    return max(sorted(counts), key=lambda hv: counts[hv])
+
+
+def _memory_source_warnings(snap: live.HostSnapshot) -> list[str]:
+    """Cross-check the host's memory sources (recipes §4 gotcha 14)."""
+    out: list[str] = []
+    figures = {"getInfo": snap.info_memory_kib}
+    if snap.nodes:
+        figures["NUMA cells"] = sum(n.memory_kib for n in snap.nodes)
+    if snap.stats_total_kib is not None:
+        figures["getMemoryStats (/proc/meminfo)"] = snap.stats_total_kib
+    if len(figures) < 2:
+        return out
+    low, high = min(figures.values()), max(figures.values())
+    if high > 0 and (high - low) / high > CHECK_SOURCES_TOLERANCE:
+        listed = ", ".join(f"{k} {format_kib(v)}" for k, v in figures.items())
+        out.append(f"memory sources disagree: {listed}")
+    for n in snap.nodes:
+        if n.stats_total_kib is not None and n.stats_total_kib != n.memory_kib:
+            diff = abs(n.stats_total_kib - n.memory_kib) / max(n.memory_kib, 1)
+            if diff > CHECK_SOURCES_TOLERANCE:
+                out.append(
+                    f"node {n.node_id}: capabilities say {format_kib(n.memory_kib)}, "
+                    f"getMemoryStats says {format_kib(n.stats_total_kib)}"
+                )
+    return out
+
+
+def _host_kernel(
+    snap: live.HostSnapshot,
+    host: HostSpec | None,
+    hypervisor: HypervisorProfile,
+    node_memory: list[int],
+    cpu_count: int,
+    *,
+    inside_memtotal_only: bool,
+    notes: list[str],
+) -> tuple[str | None, list[int], list[int]]:
+    """(calibration name, host kernel KiB per node to take off, watermark reserves per node)."""
+    zero = [0] * len(node_memory)
+    if hypervisor.host_kernel_scope != "node":
+        return None, zero, zero
+    from planner.kernel.model import predict_host
+
+    cal = host.kernel if host is not None else None
+    if cal is None:
+        name = CHECK_DEFAULT_HOST_KERNEL.get(snap.arch)
+        if name is None:
+            notes.append(
+                f"no host kernel calibration for {snap.arch}; the host kernel's use is not subtracted"
+            )
+            return None, zero, zero
+        try:
+            cal = _calibration_named(name)
+        except InputError as err:
+            notes.append(f"host kernel model unavailable ({err.message}); its own use is not subtracted")
+            return None, zero, zero
+        running = f" (the host runs {snap.kernel_release})" if snap.kernel_release else ""
+        notes.append(f"host kernel model: {name}, assumed{running}; name yours with host.kernel in --host")
+    name = cal.name
+    cmdline = host.cmdline if host is not None else ""
+    pred = predict_host(cal, node_memory, cpu_count, cmdline)
+    count = len(node_memory)
+    total_memory = max(sum(node_memory), 1)
+    reserves = [round(pred.breakdown_kib.get("reserves", 0) * m / total_memory) for m in node_memory]
+    if not inside_memtotal_only:
+        return name, list(pred.node_kernel_kib), reserves
+    terms = list(_INSIDE_MEMTOTAL_TERMS) + (["hash_tables"] if count > 1 else [])
+    spread = sum(pred.breakdown_kib.get(t, 0) for t in terms)
+    inside = [spread // count + reserves[k] for k in range(count)]
+    return name, inside, reserves
+
+
+def _guest_calibration(snap: live.HostSnapshot, settings: CheckSettings, notes: list[str]) -> Any:
+    """The calibration a live guest's kernel is assumed to follow (libvirt does not say which
+    kernel a guest runs): the first profile's, else the default of the architecture."""
+    if not any(d.active for d in snap.domains):
+        return None
+    loaded = [p.calibration for p in settings.profiles if p.calibration is not None]
+    if loaded:
+        return loaded[0]
+    kernels = [p.kernel for p in settings.profiles if p.kernel]
+    name = kernels[0] if kernels else CHECK_DEFAULT_GUEST_KERNEL.get(snap.arch)
+    if name is None:
+        return None
+    try:
+        return _calibration_named(name)
+    except InputError as err:
+        notes.append(f"guest kernel model unavailable ({err.message}); ballooning is not checked")
+        return None
+
+
+def _kernel_need_kib(cal: Any, memory_kib: int, vcpu_count: int) -> int | None:
+    """What a guest's kernel keeps at its full size (memmap and hash tables are sized for
+    ``<memory>``, whatever the balloon holds): the model's ``kernel_kib``."""
+    from planner.kernel.model import GuestSpec, predict
+
+    try:
+        spec = GuestSpec(memory_kib=memory_kib, vcpu_count=vcpu_count)
+        return predict(cal, spec, out_of_range="ignore").kernel_kib
+    except InputError:
+        return None
+
+
+def _bound_nodes(dom: live.DomainSnapshot, index: Mapping[int, int]) -> dict[int, float] | None:
+    """Node index -> share of the domain's memory, from ``<memnode>``/``<numatune>``; None
+    when the domain is not bound (or bound only to nodes the host does not report)."""
+    cfg = dom.config
+    shares: dict[int, float] = {}
+    cells = cfg.guest_numa_cells_kib
+    total = sum(cells)
+    bound_cells = {mn.cell_id: mn.nodeset for mn in cfg.memnodes}
+    if cells and bound_cells and total:
+        for cell_id, cell_kib in enumerate(cells):
+            nodeset = bound_cells.get(cell_id, cfg.numa_nodeset)
+            known = [index[n] for n in nodeset if n in index]
+            if not known:
+                return None
+            for k in known:
+                shares[k] = shares.get(k, 0.0) + cell_kib / total / len(known)
+        return shares
+    known = [index[n] for n in cfg.numa_nodeset if n in index]
+    if not known:
+        return None
+    return {k: 1 / len(known) for k in known}
+
+
+def _place(
+    dom: live.DomainSnapshot,
+    index: Mapping[int, int],
+    left: list[int],
+    need_kib: int,
+    messages: list[str],
+) -> tuple[dict[int, float], str]:
+    """Node index -> share of the domain, and how it was placed (for the spans warning)."""
+    cfg = dom.config
+    bound = _bound_nodes(dom, index)
+    if bound is not None:
+        how = f"{cfg.numa_mode or 'strict'} nodeset {','.join(map(str, cfg.numa_nodeset))}"
+        if cfg.memnodes and cfg.guest_numa_cells_kib:
+            how = "guest NUMA cells bound to different nodes"
+        return bound, how
+    if cfg.numa_nodeset:
+        messages.append(
+            f"domain {dom.name!r} is bound to node(s) {','.join(map(str, cfg.numa_nodeset))}, "
+            "which the host does not report; placed as if unbound"
+        )
+    best = max(range(len(left)), key=lambda k: (left[k], -k))
+    if left[best] >= need_kib or len(left) == 1:
+        return {best: 1.0}, "placed whole"
+    room = [max(0, v) for v in left]
+    total = sum(room)
+    if total <= 0:
+        return {best: 1.0}, "no node has room"
+    return {k: v / total for k, v in enumerate(room) if v > 0}, "fits no single node"
+
+
+def _headroom(
+    profiles: Sequence[CheckProfile],
+    hypervisor: HypervisorProfile,
+    node_ids: Sequence[int],
+    left_kib: Sequence[int],
+    huge_left_kib: Sequence[int],
+    vcpus_left: float,
+) -> tuple[dict[str, int], dict[str, tuple[str, ...]]]:
+    """How many more guests of each profile fit, alone, on what the existing guests leave:
+    the solver's packing problem with node capacities reduced by the committed memory."""
+    from planner.solver import GuestKind, NodeCapacity, PackingProblem, solve
+
+    counts: dict[str, int] = {}
+    binding: dict[str, tuple[str, ...]] = {}
+    if not profiles:
+        return counts, binding
+    nodes = tuple(
+        NodeCapacity(nid, {"memory_kib": int(left_kib[k]), "hugepages_kib": int(huge_left_kib[k])})
+        for k, nid in enumerate(node_ids)
+    )
+    for profile in profiles:
+        hv = (
+            hypervisor
+            if profile.hypervisor in (None, hypervisor.name)
+            else load_hypervisor_profile(str(profile.hypervisor))
+        )
+        overhead = hv.host_overhead_kib(profile.memory_kib, profile.vcpu_count)
+        demand = {"memory_kib": overhead + (0 if profile.hugepages else profile.memory_kib)}
+        if profile.hugepages:
+            demand["hugepages_kib"] = profile.memory_kib
+        kind = GuestKind(
+            name=profile.name,
+            node_demand=demand,
+            host_demand={"vcpu_count": float(profile.vcpu_count)},
+        )
+        problem = PackingProblem(
+            kinds=(kind,), nodes=nodes, host_capacity={"vcpu_count": max(0.0, float(vcpus_left))}
+        )
+        plan = solve(problem)
+        counts[profile.name] = plan.count(profile.name)
+        binding[profile.name] = plan.blocked_by.get(profile.name, ())
+    return counts, binding
+
+
+def _printable(text: str) -> str:
+    """A domain name safe to print on a terminal (control characters escaped)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _opt_mib(kib: int | None) -> str:
+    return "-" if kib is None else _mib(kib)
+
+
+def _check_host_text(h: HostCheck) -> list[str]:
+    if not h.ok:
+        return [f"{h.uri}: FAILED: {h.error}"]
+    lines = [
+        f"{h.uri}: {h.driver}, libvirt {h.libvirt_version}, host {_printable(h.hostname or '?')}; "
+        f"{format_kib(h.memory_kib)} in {len(h.nodes)} NUMA node(s); hypervisor {h.hypervisor}; "
+        f"host kernel {h.host_kernel or 'not modelled'}" + ("; OVER-COMMITTED" if h.over_committed else ""),
+        "",
+    ]
+    rows = [
+        ["node", "memory", "host kernel", "reserves", "capacity", "committed", "left", "used now", "free now"]
+    ]
+    for n in h.nodes:
+        rows.append(
+            [
+                str(n.node_id),
+                _mib(n.memory_kib),
+                _mib(n.host_kernel_kib),
+                _mib(n.hypervisor_reserve_kib + n.operator_reserve_kib),
+                _mib(n.capacity_kib),
+                _mib(n.committed_kib),
+                _mib(n.capacity_kib - n.committed_kib),
+                _opt_mib(n.used_kib),
+                _opt_mib(n.free_kib),
+            ]
+        )
+    lines += _table(rows)
+    lines.append("  (MiB; committed = full guest size + predicted hypervisor overhead)")
+    lines.append("")
+    rows = [
+        ["domain", "state", "max", "current", "vCPUs", "nodes", "committed", "overhead", "measured", "usable"]
+    ]
+    for d in h.domains:
+        m = d.measured
+        rows.append(
+            [
+                _printable(d.name),
+                d.state,
+                _mib(d.max_memory_kib),
+                _mib(d.current_memory_kib),
+                str(d.vcpus),
+                ",".join(str(k) for k in sorted(d.node_kib)) or "-",
+                _mib(d.committed_kib),
+                _mib(d.predicted_overhead_kib) if d.active else "-",
+                _mib(m.host_overhead_kib) if m is not None else "-",
+                _opt_mib(d.balloon.usable_kib if d.balloon is not None else None),
+            ]
+        )
+    lines += _table(rows, right={2, 3, 4, 6, 7, 8, 9})
+    lines.append(
+        "  (MiB; overhead = hypervisor profile's prediction, measured = qemu RSS - resident guest RAM "
+        "+ page tables; usable = guest MemAvailable from the balloon)"
+    )
+    if h.headroom:
+        lines.append("")
+        lines.append("  headroom now (more guests of each profile alone):")
+        for name, count in h.headroom.items():
+            binds = ", ".join(h.headroom_binding.get(name, ())) or "-"
+            lines.append(f"    {name}: {count} (binds: {binds})")
+    for w in h.warnings:
+        lines.append(f"  warning: {_printable(w)}")
+    for note in h.notes:
+        lines.append(f"  note: {_printable(note)}")
+    return lines
+
+
+def _check_text(result: CheckResult) -> str:
+    lines: list[str] = []
+    for h in result.hosts:
+        lines += _check_host_text(h)
+        lines.append("")
+    failed = sum(not h.ok for h in result.hosts)
+    over = sum(h.over_committed for h in result.hosts)
+    checked = len(result.hosts) - failed
+    lines.append(f"{len(result.hosts)} host(s): {checked} checked, {failed} failed, {over} over-committed")
+    return "\n".join(lines)
+
+
+# === end of planner check =========================================================================
