@@ -1,0 +1,354 @@
+"""A private, unattended libvirtd with one real TCG guest, for the live-check tests.
+
+Recipe: ``reference/libvirt-recipes.md`` §4. To keep the machine's /etc, /run and
+/var untouched and need no ``libvirt-qemu`` user, the daemon is the *unprivileged
+session* daemon (§4 item 11): ``/usr/sbin/libvirtd`` run as ``nobody`` (when the
+suite runs as root; as the current user otherwise) with HOME and every XDG directory
+inside one temporary directory. Its client socket is
+``DIR/run/libvirt/libvirt-sock``, reached as
+``qemu+unix:///session?socket=DIR/run/libvirt/libvirt-sock``.
+
+Gotchas handled here:
+
+* ``PATH`` holds only a ``qemu-system-x86_64`` symlink, so the first
+  ``getCapabilities()`` probes one qemu binary (about 2 s) instead of all 14 that
+  qemu-system-misc installs (28 s, §4 item 9).
+* ``stdio_handler = "file"`` in the session's qemu.conf: no virtlogd is spawned (it
+  would outlive the test for 120 s).
+* The guest is ``type='qemu'`` (TCG; /dev/kvm may exist and hang, §4 item 8) with
+  ``no_timer_check`` (§4 item 13) and a virtio balloon with ``<stats period='1'/>``
+  (§3: without a period the statistics are a stale one-shot snapshot). Its /init
+  loads virtio_ring, virtio, virtio_pci* and virtio_balloon from the kernel package
+  (virtio_ring before virtio, §3), prints ``IDLE-READY`` and sleeps.
+* The daemon is a child of this process (no ``--daemon``) so it is reaped, and the
+  guest is destroyed through the admin connection *before* the daemon stops, so no
+  qemu process is orphaned.
+
+The kernel is Debian's ``linux-image-cloud-amd64``, fetched by the bootlab into
+``${PLANNER_CACHE:-~/.cache/planner}`` (``planner.bootlab.fetch``); busybox is
+``/bin/busybox`` from busybox-static (or the bootlab's cached copy).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import os
+import pwd
+import shutil
+import signal
+import stat
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+LIBVIRTD = "/usr/sbin/libvirtd"
+QEMU = "qemu-system-x86_64"
+GUEST_NAME = "planner-live-guest"
+GUEST_MEMORY_KIB = 128 * 1024
+#: loaded in this order by the guest's /init (virtio_ring before virtio)
+GUEST_MODULES = (
+    "virtio_ring",
+    "virtio",
+    "virtio_pci_legacy_dev",
+    "virtio_pci_modern_dev",
+    "virtio_pci",
+    "virtio_balloon",
+)
+
+INIT = """#!/bin/busybox sh
+/bin/busybox mount -t proc proc /proc
+/bin/busybox mount -t sysfs sysfs /sys
+for m in {modules}; do /bin/busybox insmod /modules/$m.ko || echo "INSMOD-FAILED $m"; done
+/bin/busybox grep -E 'MemTotal|MemFree|MemAvailable' /proc/meminfo
+echo IDLE-READY
+while true; do /bin/busybox sleep 3600; done
+"""
+
+
+class LabUnavailable(Exception):
+    """The lab cannot run here; the message says why (the tests skip with it)."""
+
+
+@dataclass
+class GuestFiles:
+    kernel: Path
+    initrd: Path
+    kernel_release: str
+
+
+def _guest_files(work: Path) -> GuestFiles:
+    """The Debian cloud kernel (fetched into the planner cache) and a busybox initramfs with
+    the virtio balloon modules of that kernel."""
+    try:
+        from planner.bootlab.fetch import fetch_package, kernel_in_package
+        from planner.bootlab.initramfs import CpioEntry, initramfs_entries, write_cpio_newc
+    except ImportError as err:  # the bootlab is being written
+        raise LabUnavailable(f"planner.bootlab is not available: {err}") from None
+    try:
+        pkg = fetch_package("linux-image-cloud-amd64")
+    except Exception as err:
+        raise LabUnavailable(f"cannot fetch linux-image-cloud-amd64: {err}") from None
+    vmlinuz = kernel_in_package(pkg)
+    release = vmlinuz.name.removeprefix("vmlinuz-")
+    moddir = pkg.root / "lib" / "modules" / release / "kernel"
+    busybox = Path("/bin/busybox")
+    if not busybox.is_file():
+        from planner.bootlab.fetch import fetch_busybox
+
+        busybox = fetch_busybox("x86_64")[0]
+    entries = [e for e in initramfs_entries(busybox.read_bytes(), b"") if e.name != "init"]
+    entries.append(
+        CpioEntry("init", stat.S_IFREG | 0o755, INIT.format(modules=" ".join(GUEST_MODULES)).encode())
+    )
+    entries.append(CpioEntry("modules", stat.S_IFDIR | 0o755))
+    for name in GUEST_MODULES:
+        found = sorted(moddir.rglob(f"{name}.ko"))
+        if not found:
+            raise LabUnavailable(f"{pkg.package}: no {name}.ko under {moddir}")
+        entries.append(CpioEntry(f"modules/{name}.ko", stat.S_IFREG | 0o644, found[0].read_bytes()))
+    kernel = work / "vmlinuz"
+    initrd = work / "initrd.gz"
+    shutil.copyfile(vmlinuz, kernel)
+    initrd.write_bytes(gzip.compress(write_cpio_newc(sorted(entries, key=lambda e: e.name)), mtime=0))
+    return GuestFiles(kernel=kernel, initrd=initrd, kernel_release=release)
+
+
+def domain_xml(name: str, files: GuestFiles, console: Path, memory_kib: int = GUEST_MEMORY_KIB) -> str:
+    """A TCG guest booted from kernel + initramfs, no disk, no NIC (recipe §3)."""
+    return f"""<domain type='qemu'>
+  <name>{name}</name>
+  <memory unit='KiB'>{memory_kib}</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+    <kernel>{files.kernel}</kernel>
+    <initrd>{files.initrd}</initrd>
+    <cmdline>console=ttyS0 panic=-1 loglevel=4 no_timer_check</cmdline>
+  </os>
+  <cpu mode='custom'><model>qemu64</model></cpu>
+  <on_reboot>destroy</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <controller type='usb' model='none'/>
+    <serial type='file'><source path='{console}'/></serial>
+    <memballoon model='virtio'><stats period='1'/></memballoon>
+  </devices>
+</domain>"""
+
+
+@dataclass
+class LibvirtLab:
+    """A running session libvirtd in ``root`` and, after :meth:`boot_guest`, one guest."""
+
+    root: Path
+    uid: int
+    gid: int
+    proc: subprocess.Popen[bytes] | None = None
+    files: GuestFiles | None = None
+    console: Path | None = None
+    guest_uuid: str | None = None
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def socket(self) -> Path:
+        return self.root / "run" / "libvirt" / "libvirt-sock"
+
+    @property
+    def uri(self) -> str:
+        return f"qemu+unix:///session?socket={self.socket}"
+
+    # --- daemon ------------------------------------------------------------------------------
+    def _env(self) -> dict[str, str]:
+        return {
+            "PATH": str(self.root / "bin"),
+            "HOME": str(self.root / "home"),
+            "XDG_RUNTIME_DIR": str(self.root / "run"),
+            "XDG_CONFIG_HOME": str(self.root / "config"),
+            "XDG_CACHE_HOME": str(self.root / "cache"),
+            "LANG": "C.UTF-8",
+        }
+
+    def start_daemon(self, timeout_s: float = 20.0) -> None:
+        argv = [LIBVIRTD]
+        if os.geteuid() == 0:
+            setpriv = shutil.which("setpriv") or "/usr/bin/setpriv"
+            argv = [setpriv, f"--reuid={self.uid}", f"--regid={self.gid}", "--clear-groups", *argv]
+        log = (self.root / "libvirtd.stderr").open("ab")
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen(
+            argv, env=self._env(), stdout=log, stderr=subprocess.STDOUT, cwd=self.root
+        )
+        log.close()
+        while time.monotonic() - t0 < timeout_s:
+            if self.proc.poll() is not None:
+                raise LabUnavailable(f"libvirtd exited with {self.proc.returncode}: {self.log_tail()}")
+            if self.socket.exists():
+                self.timings_s["socket_up"] = time.monotonic() - t0
+                return
+            time.sleep(0.05)
+        raise LabUnavailable(
+            f"libvirtd socket {self.socket} did not appear in {timeout_s:.0f} s: {self.log_tail()}"
+        )
+
+    def stop_daemon(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self.proc = None
+        with contextlib.suppress(Exception):
+            self.socket.unlink()
+
+    def restart_daemon(self) -> None:
+        self.stop_daemon()
+        self.start_daemon()
+
+    def log_tail(self, lines: int = 5) -> str:
+        text = ""
+        for name in ("libvirtd.stderr", "cache/libvirt/libvirtd.log"):
+            path = self.root / name
+            if path.is_file():
+                text += path.read_text(errors="replace")
+        return " | ".join(text.strip().splitlines()[-lines:])
+
+    def admin(self) -> Any:
+        """A read-write connection: only the fixture uses it (to create and destroy the guest)."""
+        import libvirt
+
+        libvirt.registerErrorHandler(lambda *_: None, None)
+        return libvirt.open(self.uri)
+
+    # --- guest -------------------------------------------------------------------------------
+    def boot_guest(self, timeout_s: float = 120.0) -> None:
+        self.files = _guest_files(self.root / "guest")
+        _chown_tree(self.root / "guest", self.uid, self.gid)
+        self.console = self.root / "guest" / "console.log"
+        conn = self.admin()
+        try:
+            t0 = time.monotonic()
+            dom = conn.createXML(domain_xml(GUEST_NAME, self.files, self.console), 0)
+            self.guest_uuid = dom.UUIDString()
+            self.timings_s["create"] = time.monotonic() - t0
+            while time.monotonic() - t0 < timeout_s:
+                text = self.console.read_text(errors="replace") if self.console.exists() else ""
+                if "INSMOD-FAILED" in text or "Kernel panic" in text:
+                    raise LabUnavailable(f"the guest failed to boot: {text.strip().splitlines()[-3:]}")
+                if "IDLE-READY" in text:
+                    self.timings_s["guest_ready"] = time.monotonic() - t0
+                    break
+                if not dom.isActive():
+                    raise LabUnavailable(f"the guest stopped during boot: {text.strip().splitlines()[-3:]}")
+                time.sleep(0.2)
+            else:
+                raise LabUnavailable(f"the guest printed no IDLE-READY in {timeout_s:.0f} s")
+            # the balloon driver reports once the module is loaded and a period has passed
+            while time.monotonic() - t0 < timeout_s:
+                if "usable" in dom.memoryStats():
+                    self.timings_s["balloon_stats"] = time.monotonic() - t0
+                    return
+                time.sleep(0.5)
+            raise LabUnavailable("the guest's balloon driver reported no statistics")
+        finally:
+            conn.close()
+
+    def destroy_guests(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        conn = self.admin()
+        try:
+            for dom in conn.listAllDomains():
+                if dom.isActive():
+                    dom.destroy()
+        finally:
+            conn.close()
+
+    def qemu_pids(self) -> list[int]:
+        """Live (not zombie) processes running this lab's qemu."""
+        out = []
+        qemu = str(self.root / "bin" / QEMU).encode()
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                argv0 = (entry / "cmdline").read_bytes().split(b"\0")[0]
+            except OSError:
+                continue
+            if argv0 == qemu:
+                out.append(int(entry.name))
+        return out
+
+    def close(self) -> None:
+        """Destroy the guest, stop the daemon, kill any qemu left over, remove the directory."""
+        try:
+            with contextlib.suppress(Exception):
+                self.destroy_guests()
+        finally:
+            self.stop_daemon()
+            for pid in self.qemu_pids():
+                with contextlib.suppress(Exception):
+                    os.kill(pid, signal.SIGKILL)
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _chown_tree(path: Path, uid: int, gid: int) -> None:
+    if os.geteuid() != 0:
+        return
+    os.chown(path, uid, gid)
+    for dirpath, dirnames, filenames in os.walk(path):
+        for name in dirnames + filenames:
+            os.chown(os.path.join(dirpath, name), uid, gid)
+
+
+def start_lab() -> LibvirtLab:
+    """Start a private session libvirtd (as ``nobody`` when root) in a new temporary directory.
+
+    Raises
+    ------
+    LabUnavailable
+        When libvirtd, setpriv or qemu is missing, or the daemon does not come up.
+    """
+    if not Path(LIBVIRTD).is_file():
+        raise LabUnavailable(
+            f"{LIBVIRTD} is not installed (apt-get install libvirt-daemon libvirt-daemon-driver-qemu)"
+        )
+    qemu = shutil.which(QEMU)
+    if qemu is None:
+        raise LabUnavailable(f"{QEMU} is not installed (apt-get install qemu-system-x86)")
+    try:
+        import libvirt  # noqa: F401
+    except ImportError:
+        raise LabUnavailable("libvirt-python is not installed (pip install '.[libvirt]')") from None
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            raise LabUnavailable("setpriv (util-linux) is needed to run the session daemon as nobody")
+        nobody = pwd.getpwnam("nobody")
+        uid, gid = nobody.pw_uid, nobody.pw_gid
+    else:
+        uid, gid = os.geteuid(), os.getegid()
+    # short path: a unix socket path must stay under 108 bytes
+    root = Path(tempfile.mkdtemp(prefix="planner-lv-", dir="/tmp"))
+    os.chmod(root, 0o755)
+    for sub in ("bin", "home", "run", "config/libvirt", "cache/libvirt", "guest"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    (root / "bin" / QEMU).symlink_to(qemu)
+    (root / "config" / "libvirt" / "qemu.conf").write_text('stdio_handler = "file"\n')
+    (root / "config" / "libvirt" / "libvirtd.conf").write_text(
+        'log_outputs = "3:file:' + str(root / "cache" / "libvirt" / "libvirtd.log") + '"\n'
+    )
+    _chown_tree(root, uid, gid)
+    lab = LibvirtLab(root=root, uid=uid, gid=gid)
+    try:
+        lab.start_daemon()
+    except BaseException:
+        lab.close()
+        raise
+    return lab
