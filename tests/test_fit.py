@@ -221,3 +221,31 @@ def test_schema_command() -> None:
     schema = json.loads(result.stdout)
     assert schema["title"] == "planner host file"
     assert "host" in schema["required"] and "guests" in schema["required"]
+
+
+def test_node_memory_weights_overrides_and_a_balloon_scenario(tmp_path: Path) -> None:
+    path = _host(
+        tmp_path,
+        "host:\n  node_memory: [6GiB, 10GiB]\n  cpus: 8\n  kernel: debian12-amd64\n  hypervisor: kvm-qemu\n"
+        "objective: max_weight\n"
+        "guests:\n"
+        "  - profile: kvm-cloud-128mib\n    weight: 1\n"
+        "  - profile: kvm-cloud-256mib\n    memory: 384MiB\n    vcpus: 2\n    weight: 3\n"
+        "scenario:\n  name: balloon-half\n  balloon_percent: 50\n  memory_ratio: 1.5\n",
+    )
+    result = fit(path)
+    out = result.to_json()
+    assert [n["memory_kib"] for n in out["nodes"]] == [6 * 1024 * 1024, 10 * 1024 * 1024]
+    big = out["per_guest"]["kvm-cloud-256mib"]
+    assert big["guest_memory_kib"] == 384 * 1024 and big["vcpu_count"] == 2
+    # max_weight: weight per MiB of host cost decides, 3 / 435 MiB beats 1 / 178.5 MiB
+    assert out["guests"]["kvm-cloud-256mib"] > out["guests"]["kvm-cloud-128mib"]
+    scenario = out["scenario"]
+    small = out["per_guest"]["kvm-cloud-128mib"]
+    # ballooned to half its size, but never below what its kernel keeps
+    assert scenario["resident_kib"]["kvm-cloud-128mib"] == max(64 * 1024, small["guest_kernel_kib"])
+    for guaranteed_node, node in zip(out["nodes"], scenario["nodes"], strict=True):
+        assert node["capacity_kib"] == int(guaranteed_node["capacity_kib"] * 1.5)
+        assert node["used_kib"] <= node["capacity_kib"]
+    assert scenario["total_guests"] > out["total_guests"]
+    assert "scenario 'balloon-half' (overcommitted, not guaranteed)" in result.to_text()
