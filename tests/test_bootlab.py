@@ -229,6 +229,24 @@ def test_cli_bad_sizes_and_vcpus(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "--vcpus: expected a positive whole number; found '0'" in result.output
 
 
+def test_cli_output_is_a_file_or_holds_another_kernel(cloud_kernel: Path, tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    result = runner.invoke(app, ["bootlab", "--kernel", str(cloud_kernel), "-o", str(afile)])
+    assert result.exit_code == 2
+    assert (
+        result.output
+        == f"planner: error: {afile}: --output: expected a directory for the logs; found a file\n"
+    )
+    out = tmp_path / "out"
+    shutil.copytree(DATA / "s390x", out)
+    before = (out / "manifest.json").read_bytes()
+    result = runner.invoke(app, ["bootlab", "--kernel", str(cloud_kernel), "--accel", "tcg", "-o", str(out)])
+    assert result.exit_code == 2
+    assert "manifest.json: holds boots of another kernel" in result.output
+    assert (out / "manifest.json").read_bytes() == before
+
+
 def test_cli_missing_qemu_names_the_package(cloud_kernel: Path, tmp_path: Path) -> None:
     """PATH with apt/dpkg (busybox comes from the cache) but no qemu."""
     bindir = tmp_path / "bin"
@@ -471,3 +489,32 @@ def test_kvm_probe_decides_and_leaves_no_qemu(
         assert probe["usable"] == (probe["outcome"] == "dump")
         assert lab.accel == ("kvm" if probe["usable"] else "tcg")
         assert not probe["usable"] or probe["boot_wall_s"] <= 4.5
+
+
+def test_fetch_downloads_unpacks_and_caches(tmp_path: Path) -> None:
+    """A real apt-get download + dpkg-deb -x of the small s390x busybox-static into an empty cache."""
+    if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
+        pytest.skip("apt-get/dpkg-deb not available")
+    try:
+        busybox, pkg = fetch.fetch_busybox("s390x", cache=tmp_path)
+    except fetch.FetchError as err:
+        pytest.skip(f"cannot download from the Debian registry: {err}")
+    assert (
+        pkg.package == "busybox-static"
+        and pkg.deb_arch == "s390x"
+        and pkg.requested == "busybox-static:s390x"
+    )
+    assert busybox == pkg.root / "bin" / "busybox" and busybox.is_relative_to(tmp_path / "debian")
+    assert (
+        busybox.read_bytes()[:4] == b"\x7fELF" and busybox.read_bytes()[18:20] == b"\x00\x16"
+    )  # EM_S390, BE
+    (deb,) = (tmp_path / "debs").glob("*.deb")
+    assert pkg.deb_sha256 == fetch.sha256_file(deb)
+    record = json.loads((tmp_path / "debian" / f"{pkg.root.name}.json").read_text())
+    assert record["version"] == pkg.version and record["package"] == "busybox-static"
+    inode = deb.stat().st_ino
+    again = fetch.fetch_busybox("s390x", cache=tmp_path)[1]  # from the cache: nothing downloaded again
+    assert again == pkg and deb.stat().st_ino == inode
+    assert sorted(p.name for p in (tmp_path / "debian").iterdir()) == sorted(
+        [pkg.root.name, f"{pkg.root.name}.json"]
+    )

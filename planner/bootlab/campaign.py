@@ -593,6 +593,8 @@ def run_campaign(
     """
     if not memory_kib:
         raise InputError("expected at least one size", field="--memory")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError("expected a directory for the logs; found a file", file=out_dir, field="--output")
     if tag and not all(c.isalnum() or c in "-_." for c in tag):
         raise InputError(f"expected letters, digits, '-', '_' or '.'; found {tag!r}", field="--tag")
     for m in memory_kib:

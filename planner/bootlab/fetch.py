@@ -23,7 +23,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 from dataclasses import asdict, dataclass
@@ -265,14 +264,17 @@ def fetch_package(
         deb = debs / f"{stem}.deb"
         os.replace(got[0], deb)
     deb_sha256 = sha256_file(deb)
-    with tempfile.TemporaryDirectory(dir=root.parent, prefix=f".{stem}-") as tmp:
-        proc = _run(["dpkg-deb", "-x", str(deb), tmp])
-        if proc.returncode != 0:
-            raise FetchError(f"`dpkg-deb -x {deb}` failed: {proc.stderr.strip()}")
-        if root.exists():
-            shutil.rmtree(root)
-        os.replace(tmp, root)
-        Path(tmp).mkdir()  # let TemporaryDirectory clean up an empty dir
+    if not root.is_dir():  # appears only by an atomic rename of a complete extraction
+        with tempfile.TemporaryDirectory(dir=root.parent, prefix=f".{stem}-") as tmp:
+            tree = Path(tmp) / "tree"
+            proc = _run(["dpkg-deb", "-x", str(deb), str(tree)])
+            if proc.returncode != 0:
+                raise FetchError(f"`dpkg-deb -x {deb}` failed: {proc.stderr.strip()}")
+            try:
+                os.replace(tree, root)
+            except OSError:
+                if not root.is_dir():  # not another process that got there first
+                    raise
     fetched = FetchedPackage(
         requested=name, package=package, version=version, deb_arch=deb_arch, root=root, deb_sha256=deb_sha256
     )
