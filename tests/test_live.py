@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -342,3 +343,41 @@ def test_read_host_reports_a_lost_connection() -> None:
     conn.close()
     with pytest.raises(LiveQueryError, match="getInfo"):
         live.read_host(conn, uri("host-mixed.xml"))
+
+
+class _DestroyAfterStats:
+    """A real read-only connection; right after ``getAllDomainStats`` answers, a domain is
+    destroyed through a second (admin) connection, as happens when a guest stops mid-check."""
+
+    def __init__(self, conn: Any, admin: Any, name: str) -> None:
+        self._conn, self._admin, self._name = conn, admin, name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._conn, attr)
+
+    def getAllDomainStats(self, flags: int) -> Any:
+        records = self._conn.getAllDomainStats(flags)
+        self._admin.lookupByName(self._name).destroy()
+        return records
+
+
+def test_a_domain_that_vanishes_mid_check_is_a_note() -> None:
+    import libvirt
+
+    live.load_libvirt()
+    admin = libvirt.open("test:///default")  # test:///default is one shared host per process
+    try:
+        admin.createXML(
+            "<domain type='test'><name>vanishing</name><memory>65536</memory>"
+            "<os><type>hvm</type></os></domain>",
+            0,
+        )
+        conn = live.open_read_only("test:///default")
+        try:
+            snap = live.read_host(_DestroyAfterStats(conn, admin, "vanishing"), "test:///default")
+        finally:
+            conn.close()
+    finally:
+        admin.close()
+    assert [d.name for d in snap.domains] == ["test"]
+    assert any("disappeared during the check" in n and "vanishing" in n for n in snap.notes)
