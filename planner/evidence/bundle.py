@@ -69,10 +69,11 @@ DUMP_END = "######## PROBE-DUMP-END ########"
 SECTION_PREFIX = "==== "
 MANIFEST_NAME = "manifest.json"
 
-#: qemu ``pc`` (i440fx + SeaBIOS) firmware holes inside the configured RAM: the e820 hole
-#: 0x9fc00-0xfffff (385 KiB... rounded by the kernel to 392 KiB of pages) plus the 128 KiB ACPI
-#: area at the top of low RAM: ``Memory: A/B`` has B = RAM - 520 KiB on every x86 boot of
-#: ``reference/bootlab-debian-6.1.md`` §3.1. [KiB]
+#: qemu ``pc`` (i440fx + SeaBIOS) RAM that is not present to the kernel: of the first MiB only
+#: pages 0x1000-0x9efff (158 pages, 632 KiB) are present (392 KiB lost to page 0, the EBDA at
+#: 0x9fc00 and the 0xa0000-0xfffff hole), plus the 128 KiB e820-reserved at the top of low RAM.
+#: ``Memory: A/B`` has B = RAM - 520 KiB on every x86 boot of ``reference/bootlab-debian-6.1.md``
+#: §3.1 and of tests/data/bootlab. [KiB]
 QEMU_PC_HOLES_KIB = 520
 #: RAM below this address is "low" RAM in the e820 rule (qemu ``pc`` keeps all RAM below 3.5 GiB
 #: when it fits, else splits at 3 GiB; q35 at 2 GiB; PCs end low RAM below it). [bytes]
