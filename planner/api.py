@@ -729,6 +729,8 @@ CHECK_DEFAULT_HOST_KERNEL = {"x86_64": "debian12-amd64", "s390x": "debian12-s390
 CHECK_DEFAULT_GUEST_KERNEL = {"x86_64": "debian12-cloud-amd64", "s390x": "debian12-s390x"}
 #: memory sources that differ by more than this share are reported (recipes §4 gotcha 14)
 CHECK_SOURCES_TOLERANCE = 0.02
+#: a first ``getCapabilities()`` slower than this is explained in a note (recipes §4 gotcha 9) [s]
+CHECK_SLOW_CAPABILITIES_S = 5.0
 #: calibrations loaded by name, once per process (they are frozen)
 _CHECK_CALIBRATIONS: dict[str, Any] = {}
 #: vCPUs per host CPU when no host file gives ``vcpu_ratio`` (the host-file default)
@@ -882,6 +884,7 @@ class HostCheck:
     hypervisor: str | None = None
     host_kernel: str | None = None
     elapsed_s: float = 0.0
+    capabilities_s: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -914,6 +917,7 @@ class HostCheck:
             "hypervisor": self.hypervisor,
             "host_kernel": self.host_kernel,
             "elapsed_s": round(self.elapsed_s, 3),
+            "capabilities_s": round(self.capabilities_s, 3),
         }
 
 
@@ -1153,6 +1157,11 @@ def analyze_host(snap: live.HostSnapshot, settings: CheckSettings = CheckSetting
     """
     warnings_: list[str] = []
     notes: list[str] = list(snap.notes)
+    if snap.capabilities_s > CHECK_SLOW_CAPABILITIES_S:
+        notes.append(
+            f"getCapabilities took {snap.capabilities_s:.1f} s: the daemon probed its qemu binaries "
+            "(once; cached afterwards in its capabilities cache)"
+        )
     host = settings.host
     hypervisor = host.hypervisor if host is not None else load_hypervisor_profile(_dominant_hypervisor(snap))
     hypervisor_name = hypervisor.name
@@ -1381,6 +1390,7 @@ def analyze_host(snap: live.HostSnapshot, settings: CheckSettings = CheckSetting
         hypervisor=hypervisor_name,
         host_kernel=host_kernel_name,
         elapsed_s=snap.elapsed_s,
+        capabilities_s=snap.capabilities_s,
     )
 
 

@@ -613,12 +613,19 @@ def load_libvirt() -> Any:
         import libvirt
     except ImportError:
         raise LiveQueryError(INSTALL_HINT) from None
-
-    def _quiet(_ctx: object, _err: object) -> None:
-        return None
-
-    libvirt.registerErrorHandler(_quiet, None)
+    if not _QUIET[0]:
+        libvirt.registerErrorHandler(_quiet, None)
+        _QUIET[0] = True
     return libvirt
+
+
+def _quiet(_ctx: object, _err: object) -> None:
+    """libvirt's error callback: errors arrive as exceptions, so print nothing."""
+    return None
+
+
+#: whether libvirt's default error printer has been replaced (once per process)
+_QUIET = [False]
 
 
 T = TypeVar("T")
