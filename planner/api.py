@@ -268,7 +268,7 @@ def _smallest_fitting_kib(guest: GuestRequest) -> int | None:
 
 
 def _per_guest(guest: GuestRequest, index: int, host_file: HostFile) -> PerGuest:
-    entry_origin = guest.origin
+    memory_origin = guest.memory_origin or guest.origin
     memory_auto = guest.memory_kib == "auto"
     wl = guest.workload
     if memory_auto:
@@ -292,14 +292,15 @@ def _per_guest(guest: GuestRequest, index: int, host_file: HostFile) -> PerGuest
         raise InputError(
             f"expected a guest no larger than a NUMA node "
             f"({format_kib(max(host_file.host.node_memory_kib))}); found {format_kib(memory_kib)}",
-            file=entry_origin.file,
-            line=entry_origin.line,
-            field=f"guests[{index}].memory",
+            file=memory_origin.file,
+            line=memory_origin.line,
+            field=f"guests[{index}].memory" if memory_origin.file == host_file.path else "memory",
         )
     try:
         p, wk, usable = _usable(guest, memory_kib, "warn")
     except InputError as err:
-        raise _located(err, entry_origin, f"guests[{index}].memory") from None
+        field_name = f"guests[{index}].memory" if memory_origin.file == host_file.path else "memory"
+        raise _located(err, memory_origin, field_name) from None
     if wl is not None and usable < wl.user_memory_kib:
         hint = _smallest_fitting_kib(guest)
         fix = f"memory: {format_kib(hint)} or memory: auto" if hint else "a smaller workload"

@@ -170,6 +170,8 @@ def _message(model: type[BaseModel], error: Any, loc: tuple[str | int, ...]) -> 
     msg = str(error["msg"])
     if kind == "value_error":
         return msg.removeprefix("Value error, ")
+    if kind == "too_short":
+        return f"expected at least {error.get('ctx', {}).get('min_length', 1)} entry; found {found!r}"
     msg = re.sub(r"^Input should be ", "expected ", msg)
     msg = re.sub(r"^Input ", "expected input ", msg)
     return f"{msg}; found {found!r}"
@@ -434,6 +436,8 @@ class GuestRequest:
     weight: float
     hugepages: bool
     origin: Origin
+    #: where the size was stated: the host file's ``memory:`` override, or the profile's
+    memory_origin: Origin | None = None
 
 
 @dataclass(frozen=True)
@@ -684,6 +688,9 @@ def _guest_request(
         weight=entry.weight,
         hugepages=entry.hugepages,
         origin=Origin(file, line),
+        memory_origin=Origin(file, _line_of(lines, ("guests", index, "memory")))
+        if entry.memory is not None
+        else profile.origin_of("memory"),
     )
 
 
