@@ -247,3 +247,26 @@ def test_replace_parameters_changes_prediction() -> None:
     a = predict(cal, GuestSpec(256 * 1024)).mem_available_kib
     b = predict(heavier, GuestSpec(256 * 1024)).mem_available_kib
     assert 4000 <= a - b <= 4200
+
+
+def test_seed_partial_calibration_reproduces_its_boot() -> None:
+    # the seed talk's 2.6.18 machine: Memory: 1003884k/1039360k available (... 34360k reserved ...)
+    cal = load_calibration("linux-2.6.18-seed")
+    assert cal.partial and cal.parameters.hash_rules == "2.6.18"
+    p = predict(cal, GuestSpec(1024 * 1024), out_of_range="ignore")
+    assert p.reserved_kib == 34360
+    assert p.mem_total_kib == 1004104  # /proc/meminfo MemTotal of the seed
+    printed = {  # the seed's "dmesg | grep -i hash"
+        "PID": (4096, 32768),
+        "Dentry cache": (131072, 1048576),
+        "Inode-cache": (65536, 524288),
+        "Mount-cache": (256, 4096),
+        "IP route cache": (32768, 262144),
+        "TCP established": (65536, 3670016),
+        "TCP bind": (32768, 1835008),
+    }
+    assert {t.name: (t.entries, t.size_bytes) for t in p.hash_tables} == printed
+    assert abs(p.breakdown_kib["firmware"] - 10.05 * 1024) < 300  # "BIOS 10.05MB (0.98% of total)"
+    assert abs(p.breakdown_kib["memmap"] - 14.3 * 1000) < 300  # "1.37% ... (14.3MB)"
+    with pytest.warns(UserWarning, match="partial calibration"):
+        predict(cal, GuestSpec(1024 * 1024))

@@ -30,9 +30,11 @@ from planner.kernel.calibration import (
     KernelParameters,
     LogRecord,
 )
+from planner.kernel.layout import nr_kernel_pages
 from planner.kernel.model import (
     GuestSpec,
     dma_pools_kib,
+    machine_layout,
     predict,
     reserved_terms,
     runtime_terms,
@@ -205,6 +207,9 @@ def calibrate(
     first_dmesg = first.dmesg
     assert first_dmesg is not None  # _samples() checked every log
     arch = first_dmesg.arch
+    first_memory = first_dmesg.memory
+    assert first_memory is not None
+    era_2_6 = first_memory.format == "2.6"
     for s in samples:
         ev = s.evidence
         if _build_key(ev) != _build_key(first):
@@ -262,6 +267,9 @@ def calibrate(
     done = [s for s in runtime if s.evidence.dmesg and s.evidence.dmesg.run_init] or runtime
     initrd_kib = _mode([freed(s, "initrd") for s in done])
     freed_init_kib = _mode([freed(s, "init") for s in done])
+    if era_2_6 and not any(s.evidence.dmesg and s.evidence.dmesg.freed for s in done):
+        # an excerpt without the 'Freeing unused kernel memory' line: the Memory: line's init figure
+        freed_init_kib = first_memory.init_kib
     smp_kib = max(freed(s, "smp") for s in done)
     sources_used["initrd_kib"] = (
         "measured: 'Freeing initrd memory' (reserved at the Memory: line, freed later)"
@@ -269,7 +277,10 @@ def calibrate(
     sources_used["freed_init_kib"] = "measured: every other 'Freeing ... memory' line after the Memory: line"
     sources_used["smp_alternatives_kib"] = "measured: 'Freeing SMP alternatives memory'"
     thp_modes = [s.evidence.thp_mode for s in runtime if s.spec.memory_kib >= 768 * 1024]
-    if thp_modes:
+    if era_2_6:
+        thp_available = False
+        sources_used["thp_available"] = "2.6-era kernel: no transparent hugepages"
+    elif thp_modes:
         thp_available = any(m in ("always", "madvise") for m in thp_modes)
         sources_used["thp_available"] = "measured: /sys/kernel/mm/transparent_hugepage/enabled at >= 768 MiB"
     else:
@@ -279,6 +290,34 @@ def calibrate(
         sources_used[key] = "config: Debian 6.1 " + arch
     sources_used["log_buf_default_kib"] = "config: CONFIG_LOG_BUF_SHIFT=17"
     sources_used["hash_rules"] = "config: alloc_large_system_hash() rules of 6.1"
+    era: dict[str, object] = {}
+    machine: str | None = first.machine
+    if era_2_6:
+        # 2.6-era 'Memory:' line (arch/x86_64/mm/init.c mem_init() @ v2.6.18): a physical PC with a flat
+        # memmap of 56-byte struct pages; the firmware keeps what the kernel never sees
+        present_kib = first_memory.available_kib + first_memory.reserved_kib
+        tcp = {
+            t.name: t.size_bytes // t.entries for t in first_dmesg.hash_tables if t.entries and t.size_printed
+        }
+        era = {
+            "hash_rules": "2.6.18",
+            "struct_page_bytes": 56,
+            "memmap_model": "flat",
+            "firmware_kib": float((first.memory_kib or present_kib) - present_kib),
+            "dma_pool_count": 0,
+            "swiotlb_available": False,
+            "tcp_ehash_bucket_bytes": tcp.get("TCP established", 16),
+            "tcp_bhash_bucket_bytes": tcp.get("TCP bind", 16),
+            "route_bucket_bytes": tcp.get("IP route cache", 8),
+        }
+        machine = "host"
+        sources_used["hash_rules"] = "2.6-era Memory: line: alloc_large_system_hash() rules of 2.6.18"
+        sources_used["struct_page_bytes"] = "2.6.18 x86-64 struct page (include/linux/mm.h @ v2.6.18)"
+        sources_used["memmap_model"] = "2.6.18 x86-64: flat memmap per node (alloc_node_mem_map)"
+        sources_used["firmware_kib"] = "measured: configured RAM - (available + reserved) of the Memory: line"
+        for key in ("tcp_ehash_bucket_bytes", "tcp_bhash_bucket_bytes", "route_bucket_bytes"):
+            sources_used[key] = "measured: bytes / entries of the hash table line"
+        defaults.update(dma_pool_count=0, swiotlb_available=False)
 
     base = KernelParameters(
         percpu_kib_per_cpu=percpu_kib,
@@ -286,11 +325,18 @@ def calibrate(
         smp_alternatives_kib=smp_kib,
         initrd_kib=initrd_kib,
         thp_available=thp_available,
-        **defaults,  # type: ignore[arg-type]
+        **{**defaults, **era},  # type: ignore[arg-type]
     )
     draft = Calibration(
-        name, first_dmesg.release or "", arch, base, CalibratedRange(0, 2**62, 1, 1024), machine=first.machine
+        name, first_dmesg.release or "", arch, base, CalibratedRange(0, 2**62, 1, 1024), machine=machine
     )
+    if era_2_6 and first_dmesg.total_pages:
+        # dma_reserve (pages below 16 MiB in use at boot) from the logged nr_kernel_pages
+        layout = machine_layout(draft, samples[0].spec.memory_kib, None, base)
+        without = nr_kernel_pages(layout, "2.6.18", struct_page_bytes=56, dma_reserve_pages=0)
+        base = dataclasses.replace(base, dma_reserve_pages=max(without - first_dmesg.total_pages, 0))
+        sources_used["dma_reserve_pages"] = "measured: modelled nr_kernel_pages - 'On node 0 totalpages'"
+        draft = dataclasses.replace(draft, parameters=base)
 
     # --- reserved: image + direct map slope, least squares over every Memory: line ------------------
     say(f"fitting reserved on {len(samples)} logs")
@@ -313,10 +359,14 @@ def calibrate(
     )
     sources_used["direct_map_kib_per_gib"] = sources_used["image_reserved_kib"]
 
+    def freed_after(s: _Sample) -> float:
+        """What the log says was freed after the Memory: line (the model's terms when it says nothing)."""
+        return s.freed_total_kib or (base.initrd_kib + base.freed_init_kib + base.smp_alternatives_kib)
+
     # --- MemTotal offset --------------------------------------------------------------------------
     offsets = [
         s.meminfo["MemTotal"]
-        - (reserved_terms(draft, s.spec, base).layout.present_kib - s.reserved_kib + s.freed_total_kib)
+        - (reserved_terms(draft, s.spec, base).layout.present_kib - s.reserved_kib + freed_after(s))
         for s in runtime
         if s.meminfo is not None
     ]
@@ -333,6 +383,10 @@ def calibrate(
     def meminfo(s: _Sample, key: str) -> float:
         assert s.meminfo is not None
         return float(s.meminfo.get(key, 0))
+
+    def user_kib(s: _Sample) -> float:
+        """User space and page cache: anonymous pages, buffers, file cache (not shmem)."""
+        return meminfo(s, "AnonPages") + meminfo(s, "Buffers") + meminfo(s, "Cached") - meminfo(s, "Shmem")
 
     extra = [[1.0, float(s.spec.vcpu_count - 1)] for s in runtime]
     (slab, slab_v), _ = _linear_fit(extra, [meminfo(s, "Slab") for s in runtime], ["slab", "per_vcpu"])
@@ -411,7 +465,7 @@ def calibrate(
         rt = reserved_terms(draft, s.spec, base)
         run = runtime_terms(draft, s.spec, rt, base)
         pcp_measured = s.pcp_kib if s.pcp_kib is not None else run.pcp_kib
-        used = meminfo(s, "MemTotal") - meminfo(s, "MemFree")
+        used = meminfo(s, "MemTotal") - meminfo(s, "MemFree") - user_kib(s)
         other_y.append(
             used
             - meminfo(s, "Slab")
@@ -441,10 +495,10 @@ def calibrate(
         arch=arch,
         parameters=base,
         calibrated_range=cal_range,
-        machine=first.machine,
+        machine=machine,
         linux_version=first_dmesg.linux_version or "",
         description=description
-        or f"{first_dmesg.release} ({arch}) calibrated on {len(samples)} boots, "
+        or f"{first_dmesg.release or 'unknown release'} ({arch}) calibrated on {len(samples)} boots, "
         f"{format_kib(cal_range.min_memory_kib)}..{format_kib(cal_range.max_memory_kib)}",
         partial=partial and len(sizes) < MIN_SIZES,
         min_boot_memory_kib=cal_range.min_memory_kib,
@@ -469,11 +523,13 @@ def calibrate(
                 raise
             modelled = {"reserved_kib": round(reserved_terms(result, s.spec).reserved_kib)}
         if s.meminfo is not None:
-            measured.update(
-                mem_total_kib=s.meminfo["MemTotal"],
-                mem_free_kib=s.meminfo.get("MemFree", 0),
-                mem_available_kib=s.meminfo.get("MemAvailable", 0),
-            )
+            for key, field_name in (
+                ("mem_total_kib", "MemTotal"),
+                ("mem_free_kib", "MemFree"),
+                ("mem_available_kib", "MemAvailable"),
+            ):
+                if field_name in s.meminfo:
+                    measured[key] = s.meminfo[field_name]
         logs.append(
             LogRecord(
                 source=s.evidence.source,

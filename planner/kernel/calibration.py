@@ -79,6 +79,18 @@ class KernelParameters:
     pageblock_kib: int = 2048
     #: "6.1" (alloc_large_system_hash with adapt and low limits) or "2.6.18"
     hash_rules: str = "6.1"
+    #: sizeof(struct page): 64 with memcg (6.x), 56 on 2.6.18 x86-64
+    struct_page_bytes: int = 64
+    #: "sparse-vmemmap" (per present section) or "flat" (2.6-era, per spanned page)
+    memmap_model: str = "sparse-vmemmap"
+    #: RAM a physical machine's firmware keeps (holes, stolen graphics memory), machine "host"
+    firmware_kib: float = 0.0
+    #: x86 dma_reserve: pages below 16 MiB not free at boot (-1: 158, the qemu guests' value)
+    dma_reserve_pages: int = -1
+    #: 2.6-era table buckets, which grow with lock debugging (measured from the log)
+    tcp_ehash_bucket_bytes: int = 16
+    tcp_bhash_bucket_bytes: int = 16
+    route_bucket_bytes: int = 8
 
 
 @dataclass(frozen=True)

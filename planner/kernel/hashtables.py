@@ -54,10 +54,13 @@ class HashTableSize:
     size_bytes: int
     early: bool
     vmalloc: bool
+    allocated_bytes: int | None = None  # 2.6-era __get_free_pages(): a power of two of pages
 
     @property
     def size_kib(self) -> int:
         """Memory taken [KiB]: exact for memblock; whole pages for the page allocator."""
+        if self.allocated_bytes is not None:
+            return self.allocated_bytes // 1024
         if self.early:
             return -(-self.size_bytes // 1024)
         return -(-self.size_bytes // PAGE_BYTES) * (PAGE_BYTES // 1024)
@@ -254,3 +257,93 @@ def hash_tables(
             est_entries = table.entries
         out.append(table)
     return tuple(out)
+
+
+# --- 2.6.18 -------------------------------------------------------------------------------------------
+def _alsh_2_6_18(
+    name: str,
+    bucket_bytes: int,
+    numentries: int,
+    scale: int,
+    early: bool,
+    nr_pages: int,
+    limit: int = 0,
+) -> HashTableSize:
+    """``alloc_large_system_hash()`` @ v2.6.18 (mm/page_alloc.c): no adapt, no low limit, and a
+    late table that needs an order >= MAX_ORDER is halved until ``__get_free_pages()`` can serve it."""
+    n = numentries
+    if not n:
+        pages = -(-nr_pages // 256) * 256
+        n = pages >> (scale - 12) if scale > 12 else pages << (12 - scale)
+    n = _roundup_pow2(n)
+    maximum = limit or (nr_pages * PAGE_BYTES >> 4) // bucket_bytes
+    n = min(n, maximum)
+    log2qty = _ilog2(n)
+    while True:
+        size = bucket_bytes << log2qty
+        if early:
+            return HashTableSize(name, 1 << log2qty, size, True, False)
+        order = 0
+        while (PAGE_BYTES << order) < size:
+            order += 1
+        if order < MAX_ORDER or log2qty == 0:
+            return HashTableSize(name, 1 << log2qty, size, False, False, allocated_bytes=PAGE_BYTES << order)
+        log2qty -= 1
+
+
+def hash_tables_2_6_18(
+    nr_kernel_pages: int,
+    physpages: int,
+    *,
+    cmdline: str = "",
+    ehash_bucket_bytes: int = 16,
+    bhash_bucket_bytes: int = 16,
+    route_bucket_bytes: int = 8,
+) -> tuple[HashTableSize, ...]:
+    """The boot-time hash tables of a 2.6.18 x86-64 kernel, in dmesg order.
+
+    Callers (reference kernel-memory-facts.md §1.3 "old" rows): ``kernel/pid.c
+    pidhash_init()`` (bootmem, ``2**min(12, max(4, fls(MB*4)))`` entries); Dentry
+    (scale 13) and Inode (14) from bootmem; the Mount cache is one page;
+    ``net/ipv4/route.c`` IP route cache (scale 15 with >= 128 Ki physpages, else 17);
+    ``net/ipv4/tcp.c`` TCP established (scale 13/15, HASH_HIGHMEM) and bind (half the
+    established entries, at most 64 Ki). Bucket sizes of the TCP and route tables
+    depend on the build's lock debugging: a calibration measures them from its log
+    (the seed's kernel printed 56-byte TCP buckets).
+    """
+    overrides = parse_hash_cmdline(cmdline)
+    megabytes = nr_kernel_pages >> 8
+    pid_shift = min(12, max(4, (megabytes * 4).bit_length()))
+    big = physpages >= 128 * 1024
+    est = _alsh_2_6_18(
+        "TCP established",
+        ehash_bucket_bytes,
+        overrides.get("thash_entries", 0),
+        13 if big else 15,
+        False,
+        nr_kernel_pages,
+    )
+    return (
+        HashTableSize("PID", 1 << pid_shift, 8 << pid_shift, True, False),
+        _alsh_2_6_18("Dentry cache", 8, overrides.get("dhash_entries", 0), 13, True, nr_kernel_pages),
+        _alsh_2_6_18("Inode-cache", 8, overrides.get("ihash_entries", 0), 14, True, nr_kernel_pages),
+        HashTableSize("Mount-cache", PAGE_BYTES // 16, PAGE_BYTES, False, False, allocated_bytes=PAGE_BYTES),
+        _alsh_2_6_18(
+            "IP route cache",
+            route_bucket_bytes,
+            overrides.get("rhash_entries", 0),
+            15 if big else 17,
+            False,
+            nr_kernel_pages,
+        ),
+        est,
+        _alsh_2_6_18(
+            "TCP bind",
+            bhash_bucket_bytes,
+            est.entries >> 1,
+            13 if big else 15,
+            False,
+            nr_kernel_pages,
+            64 * 1024,
+        ),
+    )

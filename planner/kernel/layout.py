@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from planner.errors import InputError
-from planner.units import KIB_PER_GIB, KIB_PER_MIB, PAGE_KIB
+from planner.units import KIB_PER_GIB, KIB_PER_MIB, PAGE_BYTES, PAGE_KIB
 
 Arch = Literal["x86_64", "s390x"]
 MACHINES = ("pc", "q35", "s390-ccw-virtio", "zvm", "host")
@@ -45,6 +45,8 @@ MACHINES = ("pc", "q35", "s390-ccw-virtio", "zvm", "host")
 SECTION_KIB: dict[str, int] = {"x86_64": 128 * KIB_PER_MIB, "s390x": 256 * KIB_PER_MIB}
 #: sizeof(struct page) with MEMCG (include/linux/mm_types.h @ v6.1) [bytes]
 STRUCT_PAGE_BYTES = 64
+#: MAX_ORDER_NR_PAGES: flat memmaps are aligned to it (1024 pages = 4 MiB) [pages]
+MAX_ORDER_PAGES = 1024
 #: x86-64 SeaBIOS: pages below 1 MiB the kernel keeps present (pfn 1..158) [pages]
 X86_LOW_PAGES = 158
 #: x86-64 SeaBIOS: reserved top of low RAM [KiB]
@@ -261,15 +263,23 @@ def host_layout(arch: str, node_memory_kib: list[int] | tuple[int, ...]) -> Layo
     )
 
 
-def memmap_kib(layout: Layout) -> int:
-    """``struct page`` array: one whole section's worth per present section. [KiB]
+def memmap_kib(
+    layout: Layout, model: str = "sparse-vmemmap", struct_page_bytes: int = STRUCT_PAGE_BYTES
+) -> int:
+    """``struct page`` array. [KiB]
 
-    ``mm/sparse.c sparse_init_nid()`` @ v6.1 populates ``PAGES_PER_SECTION`` struct
-    pages for every present section (SPARSEMEM_VMEMMAP, Debian x86-64 and s390x):
-    2 MiB per 128 MiB on x86-64, 4 MiB per 256 MiB on s390x.
+    ``sparse-vmemmap``: ``mm/sparse.c sparse_init_nid()`` @ v6.1 populates
+    ``PAGES_PER_SECTION`` struct pages for every present section (Debian x86-64 and
+    s390x): 2 MiB per 128 MiB on x86-64, 4 MiB per 256 MiB on s390x.
+    ``flat``: 2.6-era ``alloc_node_mem_map()``: one struct page (56 B on 2.6.18
+    x86-64) for every page a node spans, holes included, aligned to MAX_ORDER (4 MiB).
     """
+    if model == "flat":
+        spanned = max(r[1] for r in layout.ranges_kib) // PAGE_KIB
+        spanned = -(-spanned // MAX_ORDER_PAGES) * MAX_ORDER_PAGES
+        return -(-spanned * struct_page_bytes // 1024)
     section_kib = SECTION_KIB[layout.arch]
-    return layout.section_count * (section_kib // PAGE_KIB) * STRUCT_PAGE_BYTES // 1024
+    return layout.section_count * (section_kib // PAGE_KIB) * struct_page_bytes // 1024
 
 
 def _calc_memmap_pages(spanned: int, present: int) -> int:
@@ -278,24 +288,36 @@ def _calc_memmap_pages(spanned: int, present: int) -> int:
     return -(-(pages * STRUCT_PAGE_BYTES) // 4096)
 
 
-def nr_kernel_pages(layout: Layout, rules: str = "6.1") -> int:
+def nr_kernel_pages(
+    layout: Layout,
+    rules: str = "6.1",
+    *,
+    struct_page_bytes: int = STRUCT_PAGE_BYTES,
+    dma_reserve_pages: int | None = None,
+) -> int:
     """Pages the hash-table sizing sees (``nr_kernel_pages``). [pages]
 
-    6.1 ``free_area_init_core()``: per zone, present pages minus the zone's memmap
-    estimate, minus ``dma_reserve`` in the first zone (x86-64). Checked: 31968 at
-    128 MiB on qemu ``pc`` = the log's ``Total pages: 31968``. 2.6.18: present pages.
+    ``free_area_init_core()`` (mm/page_alloc.c @ v6.1 and @ v2.6.18): per zone,
+    present pages minus the zone's memmap estimate, minus ``dma_reserve`` in the
+    first zone (x86-64; 158 pages on qemu guests since v5.13). Checked: 31968 at
+    128 MiB on qemu ``pc`` = the log's ``Total pages: 31968``. 2.6.18 estimates the
+    memmap from the spanned pages (no present/16 rule).
     """
+    if dma_reserve_pages is None:
+        dma_reserve_pages = (
+            X86_DMA_RESERVE_PAGES if layout.arch == "x86_64" and layout.machine != "host" else 0
+        )
     total = 0
     for i, z in enumerate(sorted(layout.zones, key=lambda z: (z.node, z.start_pfn))):
-        if rules == "2.6.18":
-            total += z.present_pages
-            continue
         free = z.present_pages
-        memmap = _calc_memmap_pages(z.spanned_pages, z.present_pages)
+        if rules == "2.6.18":
+            memmap = z.spanned_pages * struct_page_bytes // PAGE_BYTES
+        else:
+            memmap = _calc_memmap_pages(z.spanned_pages, z.present_pages)
         if free >= memmap:
             free -= memmap
-        if i == 0 and layout.arch == "x86_64" and free > X86_DMA_RESERVE_PAGES and layout.machine != "host":
-            free -= X86_DMA_RESERVE_PAGES
+        if i == 0 and free > dma_reserve_pages:
+            free -= dma_reserve_pages
         total += free
     return total
 
@@ -325,6 +347,6 @@ def clip_layout(layout: Layout, limit_kib: int) -> Layout:
     )
 
 
-def memmap_kib_per_section(arch: str) -> int:
+def memmap_kib_per_section(arch: str, struct_page_bytes: int = STRUCT_PAGE_BYTES) -> int:
     """``struct page`` array of one section: 2048 KiB on x86-64, 4096 KiB on s390x."""
-    return SECTION_KIB[arch] // PAGE_KIB * STRUCT_PAGE_BYTES // 1024
+    return SECTION_KIB[arch] // PAGE_KIB * struct_page_bytes // 1024

@@ -36,6 +36,7 @@ Not available to user space
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -44,7 +45,7 @@ from typing import Any, Literal
 from planner.errors import InfeasibleError, InputError, OutOfRangeWarning
 from planner.kernel.calibration import Calibration, KernelParameters
 from planner.kernel.cmdline import Cmdline, crashkernel_kib, log_buffer_kib, parse_cmdline, swiotlb_kib
-from planner.kernel.hashtables import HashTableSize, hash_tables
+from planner.kernel.hashtables import HashTableSize, hash_tables, hash_tables_2_6_18
 from planner.kernel.layout import (
     Layout,
     clip_layout,
@@ -190,6 +191,54 @@ def s390x_zero_pages_kib(totalram_kib: float) -> int:
     return (1 << order) * PAGE_KIB
 
 
+def machine_layout(
+    calibration: Calibration, memory_kib: int, machine: str | None, params: KernelParameters | None = None
+) -> Layout:
+    """The layout a calibration's kernel sees: a qemu guest, or a physical machine (``host``)
+    whose firmware keeps ``firmware_kib`` (measured on the calibration's boot)."""
+    p = params or calibration.parameters
+    machine = machine or calibration.machine
+    if machine == "host":
+        present = host_layout(calibration.arch, [max(memory_kib - round(p.firmware_kib), PAGE_KIB)])
+        return dataclasses.replace(present, memory_kib=memory_kib)
+    return guest_layout(calibration.arch, memory_kib, machine)
+
+
+def build_hash_tables(
+    calibration: Calibration,
+    layout: Layout,
+    params: KernelParameters,
+    *,
+    possible_cpu_count: int,
+    cmdline: str,
+    hashdist: bool = False,
+) -> tuple[HashTableSize, ...]:
+    """The boot-time hash tables under the calibration's rules (6.1 or 2.6.18)."""
+    p = params
+    dma_reserve = p.dma_reserve_pages if p.dma_reserve_pages >= 0 else None
+    pages = nr_kernel_pages(
+        layout, p.hash_rules, struct_page_bytes=p.struct_page_bytes, dma_reserve_pages=dma_reserve
+    )
+    if p.hash_rules == "2.6.18":
+        end_pfn = max(end for _, end in layout.ranges_kib) // PAGE_KIB
+        return hash_tables_2_6_18(
+            pages,
+            end_pfn,
+            cmdline=cmdline,
+            ehash_bucket_bytes=p.tcp_ehash_bucket_bytes,
+            bhash_bucket_bytes=p.tcp_bhash_bucket_bytes,
+            route_bucket_bytes=p.route_bucket_bytes,
+        )
+    return hash_tables(
+        calibration.arch,
+        pages,
+        possible_cpu_count=possible_cpu_count,
+        cmdline=cmdline,
+        hashdist=hashdist,
+        rules=p.hash_rules,
+    )
+
+
 def reserved_terms(
     calibration: Calibration, spec: GuestSpec, params: KernelParameters | None = None
 ) -> ReservedTerms:
@@ -200,19 +249,13 @@ def reserved_terms(
     p = params or calibration.parameters
     arch = calibration.arch
     cmd = parse_cmdline(spec.cmdline)
-    layout = guest_layout(arch, spec.memory_kib, spec.machine or calibration.machine)
+    layout = machine_layout(calibration, spec.memory_kib, spec.machine, p)
     if cmd.mem_limit_kib is not None and cmd.mem_limit_kib < layout.memory_kib:
         layout = clip_layout(layout, cmd.mem_limit_kib)
     possible = spec.possible_cpu_count or spec.vcpu_count
     if cmd.possible_cpus is not None:
         possible = cmd.possible_cpus
-    tables = hash_tables(
-        arch,
-        nr_kernel_pages(layout, p.hash_rules),
-        possible_cpu_count=possible,
-        cmdline=spec.cmdline,
-        rules=p.hash_rules,
-    )
+    tables = build_hash_tables(calibration, layout, p, possible_cpu_count=possible, cmdline=spec.cmdline)
     memory_gib = layout.present_kib / KIB_PER_GIB
     swiotlb = swiotlb_kib(cmd.swiotlb, layout.above_4g) if p.swiotlb_available else 0
     terms: dict[str, float] = {
@@ -221,7 +264,7 @@ def reserved_terms(
         "initrd": p.initrd_kib,
         "log_buffer": log_buffer_kib(cmd.log_buf_len_kib, p.log_buf_default_kib),
         "percpu": p.percpu_kib_per_cpu * possible,
-        "memmap": memmap_kib(layout),
+        "memmap": memmap_kib(layout, p.memmap_model, p.struct_page_bytes),
         "hash_early": sum(t.size_kib for t in tables if t.early),
         "swiotlb": swiotlb,
         "crashkernel": (
@@ -500,13 +543,8 @@ def predict_host(
     cmd = parse_cmdline(cmdline)
     node_count = len(nodes)
     hashdist = node_count > 1
-    tables = hash_tables(
-        calibration.arch,
-        nr_kernel_pages(layout, p.hash_rules),
-        possible_cpu_count=cpu_count,
-        cmdline=cmdline,
-        hashdist=hashdist,
-        rules=p.hash_rules,
+    tables = build_hash_tables(
+        calibration, layout, p, possible_cpu_count=cpu_count, cmdline=cmdline, hashdist=hashdist
     )
     swiotlb = swiotlb_kib(cmd.swiotlb, layout.above_4g) if p.swiotlb_available else 0
     node0: dict[str, float] = {
@@ -532,7 +570,9 @@ def predict_host(
     managed_zones = []
     for node in range(node_count):
         node_terms = {k: v / node_count for k, v in spread.items()}
-        node_terms["memmap"] = layout.node_section_count(node) * memmap_kib_per_section(calibration.arch)
+        node_terms["memmap"] = layout.node_section_count(node) * memmap_kib_per_section(
+            calibration.arch, p.struct_page_bytes
+        )
         node_terms["direct_map"] = p.direct_map_kib_per_gib * nodes[node] / KIB_PER_GIB
         if node == 0:
             node_terms.update(node0)
