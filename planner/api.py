@@ -716,6 +716,136 @@ def host_schema() -> dict[str, Any]:
     return host_file_schema()
 
 
+# --- kernel: calibrate and predict ------------------------------------------------------------------
+@dataclass(frozen=True)
+class CalibrateResult:
+    """A calibration made from logs, where it was written, and what was skipped."""
+
+    calibration: Any  # planner.kernel.calibration.Calibration
+    output: Path | None
+    skipped: tuple[tuple[str, str], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        data = dict(self.calibration.to_dict())
+        data["output"] = str(self.output) if self.output else None
+        data["skipped"] = [{"source": s, "reason": r} for s, r in self.skipped]
+        return data
+
+    def text(self) -> str:
+        cal = self.calibration
+        lines = [f"calibration {cal.name}: {cal.description}"]
+        rows = [["log", "RAM", "vCPU", "MemTotal", "model", "resid", "MemAvailable", "model", "resid"]]
+        for log in cal.logs:
+            m, p = log.measured, log.modelled
+            row = [Path(log.source).name, format_kib(log.memory_kib), str(log.vcpu_count)]
+            for key in ("mem_total_kib", "mem_available_kib"):
+                if key in m and key in p:
+                    row += [str(m[key]), str(p[key]), f"{p[key] - m[key]:+d}"]
+                else:
+                    row += ["-", "-", "-"]
+            rows.append(row)
+        lines += _table(rows, right=set(range(1, 9)))
+        lines.append("(KiB; resid = model - measured)")
+        for source, reason in self.skipped:
+            lines.append(f"skipped {source}: {reason}")
+        if self.output:
+            lines.append(f"wrote {self.output}")
+        return "\n".join(lines)
+
+
+def calibrate_logs(
+    paths: list[str] | list[Path],
+    *,
+    name: str,
+    output: str | Path | None = None,
+    description: str = "",
+    partial: bool = False,
+) -> CalibrateResult:
+    """Load logs (files, evidence directories or bootlab output directories), calibrate, write YAML."""
+    from planner.evidence.logset import load_logs
+    from planner.kernel.calibrate import calibrate
+    from planner.kernel.calibration import save_calibration
+
+    logs = load_logs([Path(p) for p in paths])
+    calibration = calibrate(logs.evidences, name=name, description=description, partial=partial)
+    out = Path(output) if output else None
+    if out is not None:
+        save_calibration(calibration, out)
+    return CalibrateResult(calibration, out, logs.skipped)
+
+
+@dataclass(frozen=True)
+class PredictResult:
+    """One prediction and the calibration it came from."""
+
+    prediction: Any  # planner.kernel.model.Prediction
+    calibration: Any
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = self.prediction.to_json()
+        data["kernel_release"] = self.calibration.kernel_release
+        data["arch"] = self.calibration.arch
+        return data
+
+    def text(self) -> str:
+        p = self.prediction
+        cal = self.calibration
+        lines = [
+            f"{cal.name} ({cal.kernel_release}, {cal.arch}) with {format_kib(p.memory_kib)} RAM, "
+            f"{p.spec.vcpu_count} vCPU" + ("s" if p.spec.vcpu_count > 1 else ""),
+            "",
+        ]
+        rows = [["where the memory goes", "KiB", "MiB", "% of RAM"]]
+        for term, kib in p.breakdown_kib.items():
+            rows.append(
+                [
+                    term.replace("_", " "),
+                    str(kib),
+                    f"{kib / KIB_PER_MIB:.1f}",
+                    f"{100 * kib / p.memory_kib:.1f}",
+                ]
+            )
+        kib = p.mem_available_kib
+        rows.append(
+            [
+                "available to user space",
+                str(kib),
+                f"{kib / KIB_PER_MIB:.1f}",
+                f"{100 * kib / p.memory_kib:.1f}",
+            ]
+        )
+        lines += _table(rows, right={1, 2, 3})
+        lines += [
+            "",
+            f"MemTotal {p.mem_total_kib} KiB, MemFree {p.mem_free_kib} KiB, "
+            f"MemAvailable {p.mem_available_kib} KiB (min_free_kbytes {p.min_free_kbytes}, "
+            f"THP {'on' if p.thp_active else 'off'})",
+            f"the kernel keeps {format_kib(p.kernel_kib)} "
+            f"({100 * p.kernel_kib / p.memory_kib:.1f} %) of this guest",
+        ]
+        return "\n".join(lines)
+
+
+def predict_guest(
+    kernel: str,
+    memory_kib: int,
+    *,
+    vcpu_count: int = 1,
+    possible_cpu_count: int | None = None,
+    cmdline: str = "",
+    machine: str | None = None,
+    strict: bool = False,
+) -> PredictResult:
+    """Predict one guest's memory with a shipped or given calibration."""
+    from planner.kernel.calibration import load_calibration
+    from planner.kernel.model import GuestSpec, predict
+
+    calibration = load_calibration(kernel)
+    spec = GuestSpec(memory_kib, vcpu_count, possible_cpu_count, cmdline, machine)
+    prediction = predict(calibration, spec, out_of_range="raise" if strict else "warn")
+    return PredictResult(prediction, calibration)
+
+
 # === planner check: live libvirt hosts (read-only) ================================================
 # Snapshots come from :mod:`planner.live` (the only libvirt importer); everything below is pure
 # arithmetic over them: node capacity from the host kernel model and the hypervisor profile,

@@ -22,7 +22,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from planner import __version__
-from planner.errors import PlannerError
+from planner.errors import OutOfRangeWarning, PlannerError
 
 app = typer.Typer(
     name="planner",
@@ -66,15 +66,14 @@ def handle_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        previous = warnings.showwarning
-        warnings.showwarning = _show_warning
-        try:
-            return func(*args, **kwargs)
-        except PlannerError as err:
-            typer.echo(f"planner: error: {err}", err=True)
-            raise typer.Exit(err.exit_code) from None
-        finally:
-            warnings.showwarning = previous
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", OutOfRangeWarning)  # every time, not once per process
+            warnings.showwarning = _show_warning
+            try:
+                return func(*args, **kwargs)
+            except PlannerError as err:
+                typer.echo(f"planner: error: {err}", err=True)
+                raise typer.Exit(err.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -100,6 +99,391 @@ def _root(
     ] = False,
 ) -> None:
     """Guest-density capacity planner."""
+
+
+def _comma_list(text: str, parse: Callable[[str], Any], field: str) -> list[Any]:
+    from planner.errors import InputError
+
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise InputError(f"expected a comma-separated list; found {text!r}", field=field)
+    return [parse(t) for t in items]
+
+
+def _positive_int(text: str) -> int:
+    from planner.errors import InputError
+
+    if not text.isdigit() or int(text) < 1:
+        raise InputError(f"expected a positive whole number; found {text!r}", field="--vcpus")
+    return int(text)
+
+
+@app.command()
+@handle_errors
+def bootlab(
+    kernel: Annotated[
+        str, typer.Option("--kernel", help="A vmlinuz path, or a Debian package (linux-image-s390x:s390x).")
+    ],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Directory for one log per boot + manifest.json.")
+    ],
+    memory: Annotated[
+        str, typer.Option("--memory", help="Guest sizes, comma-separated (128MiB,512MiB,2GiB).")
+    ] = "128MiB",
+    vcpus: Annotated[str, typer.Option("--vcpus", help="vCPU counts, comma-separated.")] = "1",
+    arch: Annotated[
+        str | None, typer.Option("--arch", help="x86_64 or s390x; default: the kernel image's.")
+    ] = None,
+    machine: Annotated[
+        str | None, typer.Option("--machine", help="pc | q35 (x86_64), s390-ccw-virtio (s390x).")
+    ] = None,
+    cmdline: Annotated[
+        str,
+        typer.Option("--cmdline", help="Kernel arguments; console= and panic=-1 are always added."),
+    ] = "loglevel=8 log_buf_len=1M",
+    tag: Annotated[str, typer.Option("--tag", help="Suffix for log names (512MiB-1cpu-TAG.log).")] = "",
+    find_min: Annotated[
+        bool,
+        typer.Option(
+            "--find-min", help="Bisect between the smallest and largest --memory for the smallest that boots."
+        ),
+    ] = False,
+    step: Annotated[str, typer.Option("--step", help="--find-min resolution.")] = "2MiB",
+    accel: Annotated[
+        str, typer.Option("--accel", help="tcg | kvm | auto (KVM only if a short probe boot works).")
+    ] = "auto",
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds before a boot is killed.")] = 300.0,
+    jobs: Annotated[int | None, typer.Option("--jobs", help="Boots at once; default: cores.")] = None,
+    busybox: Annotated[
+        Path | None, typer.Option("--busybox", help="Static busybox; default Debian busybox-static.")
+    ] = None,
+    allow_system_changes: Annotated[
+        bool,
+        typer.Option("--allow-system-changes", help="May run dpkg --add-architecture for s390x packages."),
+    ] = False,
+    calibrate: Annotated[
+        str | None,
+        typer.Option(
+            "--calibrate", help="Then calibrate all logs in OUTPUT into ./profiles/kernels/NAME.yaml."
+        ),
+    ] = None,
+    progress: Annotated[
+        bool | None, typer.Option("--progress/--no-progress", help="Progress bar (default: on a tty).")
+    ] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Boot a real kernel under qemu at each size and capture its memory evidence.
+
+    Each boot's console log (dmesg, /proc/meminfo, slabinfo, zoneinfo, vmstat, iomem, ...)
+    is written to OUTPUT/<size>-<n>cpu.log and listed in OUTPUT/manifest.json with the
+    qemu command, wall time and outcome: dump, oom-panic, panic, silent-reset,
+    truncated-dump, timeout or qemu-error. Exit code 1 if a boot timed out or qemu failed.
+    """
+    import contextlib
+    import dataclasses
+
+    from planner.bootlab import campaign
+    from planner.errors import InputError
+    from planner.units import parse_size_kib
+
+    if accel not in ("auto", "tcg", "kvm"):
+        raise InputError(f"expected auto, tcg or kvm; found {accel!r}", field="--accel")
+    sizes = _comma_list(memory, lambda t: parse_size_kib(t, field="--memory"), "--memory")
+    counts = _comma_list(vcpus, _positive_int, "--vcpus")
+    show = sys.stderr.isatty() if progress is None else progress
+    with contextlib.ExitStack() as stack:
+        bar = None
+        if show and not find_min and sys.stderr.isatty():
+            bar = stack.enter_context(typer.progressbar(length=len(sizes) * len(counts), file=sys.stderr))
+
+        def tick(record: campaign.BootRecord) -> None:
+            if bar is not None:
+                bar.update(1)
+            elif show:
+                typer.echo(f"{record.log} {record.outcome} {record.boot_wall_s:.1f} s", err=True)
+
+        try:
+            result = campaign.run_campaign(
+                kernel, output, memory_kib=sizes, vcpu_counts=counts, arch=arch, machine=machine,
+                cmdline=cmdline, tag=tag, accel=accel, timeout_s=timeout, jobs=jobs,  # type: ignore[arg-type]
+                find_min_step_kib=parse_size_kib(step, field="--step") if find_min else None,
+                busybox=busybox, allow_system_changes=allow_system_changes, progress=tick,
+            )  # fmt: skip
+        except KeyboardInterrupt:
+            typer.echo(
+                f"planner: interrupted; qemu killed; {output}/manifest.json lists the finished boots",
+                err=True,
+            )
+            raise typer.Exit(130) from None
+    calibrated = None
+    if calibrate is not None:
+        from planner.api import calibrate_logs
+
+        cal_path = Path("profiles") / "kernels" / f"{calibrate}.yaml"
+        calibrated = calibrate_logs([output], name=calibrate, output=cal_path)
+    if json_out:
+        doc = {
+            "manifest": str(result.manifest_path),
+            "boots": [dataclasses.asdict(r) for r in result.records],
+        }
+        print_json(doc | ({"calibration": calibrated.to_json()} if calibrated else {}))
+    else:
+        typer.echo("\n".join(result.summary_lines() + ([calibrated.text()] if calibrated else [])))
+    if result.failed_to_run:
+        names = ", ".join(f"{r.log} ({r.outcome})" for r in result.failed_to_run)
+        typer.echo(f"planner: error: boots that did not finish: {names}; no qemu is left running", err=True)
+        raise typer.Exit(1)
+
+
+@app.command()
+@handle_errors
+def fetch(
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")] = False,
+    allow_system_changes: Annotated[
+        bool,
+        typer.Option(
+            "--allow-system-changes", help="May run dpkg --add-architecture s390x + apt-get update."
+        ),
+    ] = False,
+) -> None:
+    """Download and cache the Debian kernels and static busyboxes that `planner bootlab` boots.
+
+    linux-image-cloud-amd64, linux-image-amd64, linux-image-s390x:s390x, busybox-static
+    (amd64 and s390x), with apt-get download + dpkg-deb -x into
+    ${PLANNER_CACHE:-${XDG_CACHE_HOME:-~/.cache}/planner}; nothing is installed.
+    """
+    from planner.bootlab.fetch import fetch_all
+
+    for pkg in fetch_all(allow_system_changes=allow_system_changes):
+        if not quiet:
+            typer.echo(f"{pkg.requested:<26} {pkg.package} {pkg.version} ({pkg.deb_arch}) -> {pkg.root}")
+
+
+@app.command()
+@handle_errors
+def fit(
+    host_file: Annotated[Path, typer.Argument(help="Host file (YAML); see `planner schema` and examples/.")],
+    json_out: JsonOption = False,
+    html: HtmlOption = None,
+    csv: CsvOption = None,
+) -> None:
+    """Pack guest profiles onto a host: how many fit per NUMA node, and what binds.
+
+    Per guest: its size (or `memory: auto`, the smallest that fits its workload), what its
+    kernel keeps (kernel model), its host cost (guest RAM + hypervisor overhead). Per node:
+    RAM minus the host kernel's own overhead, hypervisor and operator reserves. An integer
+    program (scipy milp) maximises guests (or weight) under memory per node, vCPU ratio and
+    min/max counts. A `scenario:` (KSM, ballooning, ratio) is planned beside the guaranteed
+    count, never in its place. Example: planner fit examples/kvm-two-nodes.yaml
+    """
+    from planner.api import fit as fit_host
+
+    result = fit_host(host_file)
+    if json_out:
+        print_json(result.to_json())
+    else:
+        typer.echo(result.to_text())
+    if html or csv:
+        from planner.report import write_fit_report
+
+        for path in write_fit_report(result, html=html, csv_dir=csv):
+            typer.echo(f"wrote {path}", err=True)
+
+
+@app.command()
+@handle_errors
+def profiles(json_out: JsonOption = False) -> None:
+    """List kernel calibrations, hypervisor profiles and guest profiles, one line each.
+
+    Use the names in a host file: host.kernel (a kernel calibration), host.hypervisor
+    (a hypervisor profile) and guests[].profile (a guest profile). Profiles ship in the
+    package (profiles/kernels, profiles/hypervisors, profiles/guests); every number in
+    them names its source.
+    """
+    from planner.api import profiles as list_profiles
+
+    listing = list_profiles()
+    if json_out:
+        print_json(listing.to_json())
+    else:
+        typer.echo(listing.to_text())
+
+
+@app.command()
+@handle_errors
+def schema() -> None:
+    """Print the JSON schema of a host file (for editors and validators).
+
+    The schema documents every field of a host file: host (memory, numa_nodes,
+    node_memory, cpus, kernel, hypervisor, reserves, vcpu_ratio, hugepages), guests
+    (profile, min, max, weight, memory, vcpus, workload, hugepages), objective and
+    scenario. Sizes are strings with a binary unit (64GiB, 128MiB, 65536k).
+    """
+    from planner.api import host_schema
+
+    print_json(host_schema())
+
+
+@app.command()
+@handle_errors
+def calibrate(
+    logs: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Boot logs: console captures with '==== NAME' sections, directories of dmesg/meminfo/... "
+            "files, bare dmesg files, or bootlab output directories (all boots in their manifest.json).",
+            show_default=False,
+        ),
+    ],
+    name: Annotated[str, typer.Option("--name", help="Name of the calibration, e.g. debian12-cloud-amd64.")],
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Write the calibration YAML here (atomically).", dir_okay=False),
+    ] = None,
+    description: Annotated[
+        str, typer.Option(help="One-line description (default: derived from the logs).")
+    ] = "",
+    partial: Annotated[
+        bool,
+        typer.Option("--partial", help="Allow a single boot size (RAM-dependent constants are left at 0)."),
+    ] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Fit the kernel memory model to real boot logs of ONE kernel build.
+
+    Prints, per log, measured and modelled MemTotal and MemAvailable with the
+    residuals (model - measured, KiB). Refuses logs that mix kernel builds or
+    architectures, and too few logs to fit (at least 3 boots with /proc/meminfo at
+    2 or more sizes, unless --partial).
+
+    Example: planner calibrate tests/data/bootlab/cloud-amd64 --name my-cloud -o my-cloud.yaml
+    """
+    from planner.api import calibrate_logs
+
+    result = calibrate_logs(logs, name=name, output=output, description=description, partial=partial)
+    if json_out:
+        print_json(result.to_json())
+    else:
+        typer.echo(result.text())
+
+
+@app.command()
+@handle_errors
+def predict(
+    kernel: Annotated[
+        str,
+        typer.Option(
+            "--kernel", help="A shipped calibration name (see `planner profiles`) or a calibration YAML file."
+        ),
+    ],
+    memory: Annotated[str, typer.Option("--memory", help="Guest RAM: 128MiB, 512M, 2GiB, 65536k ...")],
+    vcpus: Annotated[int, typer.Option("--vcpus", min=1, help="Online vCPUs.")] = 1,
+    possible_cpus: Annotated[
+        int | None,
+        typer.Option("--possible-cpus", min=1, help="CPUs the kernel sizes per-CPU data for (qemu maxcpus)."),
+    ] = None,
+    cmdline: Annotated[
+        str,
+        typer.Option(
+            "--cmdline",
+            help="Guest kernel command line; crashkernel=, swiotlb=, mem=, log_buf_len=, *hash_entries=, "
+            "transparent_hugepage= and nr_cpus= change the result.",
+        ),
+    ] = "",
+    machine: Annotated[
+        str | None, typer.Option("--machine", help="pc, q35 (x86_64) or s390-ccw-virtio, zvm (s390x).")
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Refuse sizes and vCPU counts outside the calibrated range.")
+    ] = False,
+    json_out: JsonOption = False,
+    html: HtmlOption = None,
+    csv: CsvOption = None,
+) -> None:
+    """Show where every KiB of a guest goes, and what is left for user space.
+
+    Terms: firmware holes, kernel image, memmap (struct page), early and late hash
+    tables, per-CPU areas, swiotlb, crashkernel, slab, kernel stacks, vmalloc,
+    other runtime use, and watermark reserves; then MemTotal and MemAvailable.
+    --json prints one object with memory_kib, mem_total_kib, mem_available_kib and
+    breakdown_kib (its values plus mem_available_kib add up to memory_kib).
+    Outside the calibrated range it warns; --strict refuses (exit 2).
+
+    Example: planner predict --kernel debian12-cloud-amd64 --memory 128MiB
+    """
+    from planner.api import predict_guest
+    from planner.units import parse_size_kib
+
+    memory_kib = parse_size_kib(memory, field="--memory")
+    result = predict_guest(
+        kernel,
+        memory_kib,
+        vcpu_count=vcpus,
+        possible_cpu_count=possible_cpus,
+        cmdline=cmdline,
+        machine=machine,
+        strict=strict,
+    )
+    if json_out:
+        print_json(result.to_json())
+    else:
+        typer.echo(result.text())
+    if html or csv:
+        from planner.report import write_predict_report
+
+        for path in write_predict_report(result, html=html, csv_dir=csv):
+            typer.echo(f"wrote {path}", err=True)
+
+
+@app.command()
+@handle_errors
+def check(
+    uris: Annotated[
+        list[str],
+        typer.Argument(
+            help="libvirt URIs, checked in parallel: qemu:///system, qemu+ssh://host/system, "
+            "test:///ABSOLUTE/PATH/host.xml.",
+            show_default=False,
+        ),
+    ],
+    host: Annotated[
+        Path | None,
+        typer.Option(
+            "--host",
+            help="Host file (YAML, as for fit): host kernel, hypervisor, reserves, vCPU ratio; "
+            "its guest profiles get headroom; its node memory stands in when libvirt reports no NUMA cells.",
+            dir_okay=False,
+        ),
+    ] = None,
+    profile: Annotated[
+        list[str] | None,
+        typer.Option("--profile", help="Guest profile (repeatable): how many more of it fit now."),
+    ] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Check live libvirt hosts, read-only: committed, really used, and headroom per NUMA node.
+
+    Each URI is opened read-only (libvirt.openReadOnly; nothing is ever changed). Per host:
+    memory from every source (cross-checked), NUMA cells, free memory; per domain (in bulk):
+    maximum and current memory, vCPUs, state, NUMA tuning, hugepages, balloon statistics;
+    for a local qemu host, each qemu process's real overhead from /proc/PID/smaps_rollup,
+    beside the hypervisor profile's prediction. Per node: capacity, committed (full guest
+    size + overhead), used now; warnings; headroom per --profile from the same integer
+    program as fit, existing guests fixed. Exit 1 if a host failed or is over-committed.
+    Needs libvirt-python (pip install 'planner[libvirt]').
+    Example: planner check qemu:///system --profile kvm-cloud-128mib
+    """
+    from planner.api import check as check_hosts
+
+    result = check_hosts(uris, host_path=host, profiles=profile or [])
+    if json_out:
+        print_json(result.to_json())
+    else:
+        typer.echo(result.to_text())
+    if result.bad_input:
+        raise typer.Exit(2)
+    if result.failed or result.over_committed:
+        raise typer.Exit(1)
 
 
 def main() -> None:
