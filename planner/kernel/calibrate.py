@@ -52,6 +52,7 @@ ARCH_DEFAULTS: dict[str, dict[str, object]] = {
     },
     # CONFIG_CRASH_DUMP is not set in Debian s390x 6.1; no swiotlb outside Secure Execution
     "s390x": {
+        "cma_available": True,
         "swiotlb_available": False,
         "crashkernel_available": False,
         "dma_pool_count": 2,

@@ -74,6 +74,8 @@ class KernelParameters:
     thp_available: bool = True
     swiotlb_available: bool = True
     crashkernel_available: bool = True
+    #: CONFIG_CMA (Debian s390x: y, with a 4 MiB vmcp area on z/VM; amd64: not set)
+    cma_available: bool = False
     #: DMA atomic pools (kernel/dma/pool.c): kernel, DMA, DMA32 on x86-64
     dma_pool_count: int = 3
     pageblock_kib: int = 2048
@@ -294,32 +296,51 @@ def _profiles_dir() -> Path:
     return Path(str(importlib.resources.files("planner.profiles").joinpath("kernels")))
 
 
-def list_calibrations() -> list[tuple[str, str]]:
-    """Shipped calibrations: (name, one-line description), sorted by name."""
-    out = []
-    for path in sorted(_profiles_dir().glob("*.yaml")):
-        try:
-            cal = load_calibration(str(path))
-        except InputError:
-            continue
-        out.append((cal.name, cal.description))
+#: where `planner bootlab --calibrate NAME` writes, relative to the working directory
+LOCAL_KERNELS_DIR = Path("profiles") / "kernels"
+
+
+def _search_dirs() -> list[Path]:
+    """Calibration directories by precedence: ./profiles/kernels, then the shipped ones."""
+    dirs = [LOCAL_KERNELS_DIR, _profiles_dir()]
+    out: list[Path] = []
+    for d in dirs:
+        if d.is_dir() and not any(d.resolve() == o.resolve() for o in out):
+            out.append(d)
     return out
 
 
+def list_calibrations() -> list[tuple[str, str]]:
+    """Calibrations found by name: (name, one-line description), sorted by name.
+
+    ``./profiles/kernels/*.yaml`` (what ``planner bootlab --calibrate`` writes) comes
+    before the calibrations shipped with the package.
+    """
+    seen: dict[str, str] = {}
+    for directory in _search_dirs():
+        for path in sorted(directory.glob("*.yaml")):
+            try:
+                cal = load_calibration(str(path))
+            except InputError:
+                continue
+            seen.setdefault(cal.name, cal.description)
+    return sorted(seen.items())
+
+
 def load_calibration(name_or_path: str) -> Calibration:
-    """Load a calibration by shipped name (``profiles/kernels/NAME.yaml``) or by path."""
+    """Load a calibration by name (``./profiles/kernels/NAME.yaml``, then the shipped
+    ``profiles/kernels/NAME.yaml``) or by path."""
     path = Path(name_or_path)
-    if not (path.suffix in (".yaml", ".yml") or os.sep in name_or_path) or not path.exists():
-        shipped = _profiles_dir() / f"{name_or_path}.yaml"
-        if shipped.exists():
-            path = shipped
-        elif not path.exists():
-            names = sorted(p.stem for p in _profiles_dir().glob("*.yaml"))
+    if not path.is_file():
+        found = [d / f"{name_or_path}.yaml" for d in _search_dirs() if (d / f"{name_or_path}.yaml").is_file()]
+        if not found:
+            names = sorted({p.stem for d in _search_dirs() for p in d.glob("*.yaml")})
             raise InputError(
-                f"expected a shipped kernel calibration ({', '.join(names) or 'none shipped'}) "
+                f"expected a kernel calibration name ({', '.join(names) or 'none found'}) "
                 f"or a calibration file; found {name_or_path!r}",
                 field="kernel",
             )
+        path = found[0]
     try:
         text = path.read_text(encoding="utf-8")
         data = yaml.safe_load(text)
@@ -344,6 +365,7 @@ def save_calibration(calibration: Calibration, path: str | Path) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(f"# planner kernel calibration {calibration.name} (written by planner calibrate)\n")
             handle.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a calibration is data to share
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -36,6 +36,7 @@ class Cmdline:
     log_buf_len_kib: int | None = None  # log_buf_len=
     possible_cpus: int | None = None  # possible_cpus= / nr_cpus=
     transparent_hugepage: str | None = None  # transparent_hugepage=always|madvise|never
+    cma_kib: int | None = None  # cma= (kernel/dma/contiguous.c) or vmcp_cma= (drivers/s390/char/vmcp.c)
 
 
 def _size(value: str, option: str) -> int:
@@ -73,6 +74,8 @@ def parse_cmdline(text: str) -> Cmdline:
             fields["possible_cpus"] = count
         elif key == "transparent_hugepage":
             fields["transparent_hugepage"] = value
+        elif key in ("cma", "vmcp_cma"):
+            fields["cma_kib"] = _size(value.split("@")[0], f"{key}=")
     return Cmdline(**fields)  # type: ignore[arg-type]
 
 

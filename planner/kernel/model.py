@@ -97,6 +97,25 @@ class GuestSpec:
     machine: str | None = None
 
 
+#: drivers/s390/char/vmcp.c: CONFIG_VMCP_CMA_SIZE=4 (Debian s390x), reserved on z/VM only [KiB]
+ZVM_VMCP_CMA_KIB = 4096
+
+
+def cma_kib(calibration: Calibration, machine: str | None, cmdline: Cmdline) -> int:
+    """Contiguous memory areas: ``cma=``/``vmcp_cma=``, or the z/VM vmcp area. [KiB]
+
+    CMA is held out of the ``Memory:`` line (``cma-reserved``) and handed back to
+    totalram at ``core_initcall`` (``cma_init_reserved_areas()``), so it is inside
+    MemTotal (``CmaTotal``) and usable by movable allocations such as user pages:
+    it does not shrink what user space gets, and no breakdown term carries it.
+    """
+    if not calibration.parameters.cma_available:
+        return 0
+    if cmdline.cma_kib is not None:
+        return cmdline.cma_kib
+    return ZVM_VMCP_CMA_KIB if (machine or calibration.machine) == "zvm" else 0
+
+
 @dataclass(frozen=True)
 class Prediction:
     """Where every KiB goes, for one :class:`GuestSpec`."""
@@ -115,6 +134,7 @@ class Prediction:
     thp_active: bool
     in_range: bool
     notes: tuple[str, ...] = ()
+    cma_kib: int = 0
 
     @property
     def kernel_kib(self) -> int:
@@ -148,6 +168,7 @@ class Prediction:
             ],
             "min_free_kbytes": self.min_free_kbytes,
             "thp_active": self.thp_active,
+            "cma_kib": self.cma_kib,
             "in_range": self.in_range,
             "notes": list(self.notes),
         }
@@ -478,6 +499,7 @@ def predict(calibration: Calibration, spec: GuestSpec, *, out_of_range: OutOfRan
         thp_active=run.watermarks.thp_active,
         in_range=in_range,
         notes=notes,
+        cma_kib=cma_kib(calibration, spec.machine, rt.cmdline),
     )
 
 
