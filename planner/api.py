@@ -1269,7 +1269,7 @@ def _start_snapshots(
 
 
 def analyze_host(snap: live.HostSnapshot, settings: CheckSettings = CheckSettings()) -> HostCheck:
-    """Capacity, commitment, warnings and headroom of one host snapshot (pure).
+    """Capacity, commitment, warnings and headroom of one host snapshot (no libvirt calls).
 
     Node capacity = node memory - host kernel - hypervisor reserve - operator reserve
     (DESIGN.md "Host side"). When the nodes come from the capabilities, their memory
