@@ -21,6 +21,7 @@ import yaml
 from planner.errors import InputError
 
 SCHEMA_VERSION = 1
+_YAML_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -343,7 +344,7 @@ def load_calibration(name_or_path: str) -> Calibration:
         path = found[0]
     try:
         text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_YAML_LOADER)  # safe: SafeLoader, in C when libyaml is there
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(f"expected a readable calibration file; {err}", file=path) from None
     except yaml.YAMLError as err:
