@@ -14,6 +14,7 @@ mapped from ``profiles/`` in ``pyproject.toml``) and are read with
 
 from __future__ import annotations
 
+import functools
 import importlib.resources
 import re
 from collections.abc import Mapping, Sequence
@@ -604,9 +605,15 @@ def _node_memory(model: HostModel, lines: LineMap, file: str) -> tuple[int, ...]
     return nodes
 
 
+@functools.lru_cache(maxsize=32)
+def _load_calibration_cached(name: str) -> Calibration:
+    """Calibrations are frozen: each is read once per process (a host file names the same few)."""
+    return load_calibration(name)
+
+
 def _calibration(name: str, origin: Origin, field: str) -> Calibration:
     try:
-        return load_calibration(name)
+        return _load_calibration_cached(name)
     except InputError as err:
         if err.file is not None:
             raise
