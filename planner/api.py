@@ -655,6 +655,14 @@ def _text(result: FitResult) -> str:
     lines.append("")
     lines += _plan_text(result, result.guaranteed)
     if result.scenario is not None:
+        s = result.scenario
+        lines.append("")
+        lines.append(f"guaranteed beside scenario {s.name!r}:")
+        rows = [["profile", "guaranteed", s.name]]
+        for name in result.per_guest:
+            rows.append([name, str(result.guaranteed.guests[name]), str(s.guests[name])])
+        rows.append(["total", str(result.guaranteed.total_guests), str(s.total_guests)])
+        lines += _table(rows)
         lines.append("")
         lines.append(
             f"scenario {result.scenario.name!r} (overcommitted, not guaranteed): "
