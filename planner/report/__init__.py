@@ -1,0 +1,81 @@
+"""HTML and CSV reports of ``planner fit``, ``planner predict`` and ``planner check``.
+
+A result (from :mod:`planner.api`, read by its attributes: this layer sits below it) is
+turned into a typed template context (:mod:`planner.report.context`) by a builder
+(:mod:`.fit`, :mod:`.predict`, :mod:`.check`), drawn with matplotlib to inline SVG
+(:mod:`.charts`) and rendered by one Jinja2 environment (:mod:`.render`, templates in
+``templates/``) into one self-contained HTML file: inline CSS and charts, no script, no
+request to anything. ``--csv DIR`` writes each of the report's tables as ``DIR/<slug>.csv``.
+
+Jinja2 and matplotlib are imported only when a report is written.
+
+Examples
+--------
+>>> from planner.api import fit                                   # doctest: +SKIP
+>>> write_fit_report(fit("examples/kvm-two-nodes.yaml"), html=Path("plan.html"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from planner.report import charts, render
+from planner.report.context import ReportPage
+
+__all__ = [
+    "ReportPage",
+    "check_page",
+    "fit_page",
+    "predict_page",
+    "write_check_report",
+    "write_fit_report",
+    "write_predict_report",
+]
+
+
+def fit_page(result: Any) -> ReportPage:
+    """The context of a ``planner fit`` report (``result``: a :class:`planner.api.FitResult`)."""
+    from planner.report.fit import fit_page as build
+
+    return build(result)
+
+
+def predict_page(result: Any) -> ReportPage:
+    """The context of a ``planner predict`` report (a :class:`planner.api.PredictResult`)."""
+    from planner.report.predict import predict_page as build
+
+    return build(result)
+
+
+def check_page(result: Any) -> ReportPage:
+    """The context of a ``planner check`` report (a :class:`planner.api.CheckResult`)."""
+    from planner.report.check import check_page as build
+
+    return build(result)
+
+
+def _write(
+    build: Callable[[Any], ReportPage], result: Any, html: Path | None, csv_dir: Path | None
+) -> list[Path]:
+    if html is None and csv_dir is None:
+        return []
+    with charts.drawing(html is not None):
+        page = build(result)
+    return render.write(page, html=html, csv_dir=csv_dir)
+
+
+def write_fit_report(result: Any, *, html: Path | None = None, csv_dir: Path | None = None) -> list[Path]:
+    """Write the fit report as HTML and/or CSV tables; return the files written."""
+    return _write(fit_page, result, html, csv_dir)
+
+
+def write_predict_report(result: Any, *, html: Path | None = None, csv_dir: Path | None = None) -> list[Path]:
+    """Write the predict report as HTML and/or CSV tables; return the files written."""
+    return _write(predict_page, result, html, csv_dir)
+
+
+def write_check_report(result: Any, *, html: Path | None = None, csv_dir: Path | None = None) -> list[Path]:
+    """Write the check report as HTML and/or CSV tables; return the files written."""
+    return _write(check_page, result, html, csv_dir)

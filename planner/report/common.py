@@ -1,0 +1,385 @@
+"""Parts shared by the fit, predict and check reports: guest memory segments, calibration
+sections, size sweeps and provenance."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import math
+import platform
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from planner import __version__
+from planner.errors import InfeasibleError, InputError
+from planner.report import charts
+from planner.report.charts import Segment, Style
+from planner.report.context import Chart, Column, Section, Table, Value
+from planner.units import KIB_PER_MIB, format_kib
+
+# --- guest memory: kernel model terms -> chart segments ----------------------------------------------
+#: Chart segments of a guest's memory, in stacking order, and the kernel model terms
+#: (``Prediction.breakdown_kib``, :mod:`planner.kernel.model`) each one sums. A term not
+#: listed here (a term the model gains later) is drawn as ``other_kernel``.
+GUEST_SEGMENTS: dict[str, tuple[Style, tuple[str, ...]]] = {
+    "firmware": (Style("firmware holes", "#DDDDDD", "..."), ("firmware",)),
+    "kernel_image": (
+        Style("kernel image, early page tables", "#77AADD", "///"),
+        ("kernel_image", "direct_map"),
+    ),
+    "memmap": (Style("memmap (struct page)", "#EE8866", "\\\\\\"), ("memmap",)),
+    "hash_tables": (Style("hash tables", "#EEDD88", "xxx"), ("hash_tables_early", "hash_tables_late")),
+    "slab": (Style("slab", "#FFAABB", "---"), ("slab",)),
+    "kernel_stacks": (Style("kernel stacks", "#99DDFF", "|||"), ("kernel_stacks",)),
+    "buffers": (
+        Style("swiotlb, crashkernel, log buffer", "#BBCC33", "ooo"),
+        ("swiotlb", "crashkernel", "log_buffer"),
+    ),
+    "other_kernel": (
+        Style("per-CPU, vmalloc, other", "#44BB99", "+++"),
+        ("percpu", "vmalloc", "runtime_other"),
+    ),
+    "reserves": (Style("watermark reserves", "#AAAA00", "**"), ("reserves",)),
+}
+#: Segments after the kernel's: what a workload makes the kernel spend, the workload, the rest.
+WORKLOAD_STYLES: dict[str, Style] = {
+    "workload_kernel": Style("workload's kernel use (stacks, page tables)", "#C2A5CF", "OO"),
+    "workload": Style("workload (application memory)", "#F2F2F2", ".."),
+    "available": Style("available to the application", "#FFFFFF", ""),
+}
+#: Host side of one guest.
+HOST_COST_STYLES: dict[str, Style] = {
+    "guest_ram": Style("guest RAM on the host", "#BFD3E6", ""),
+    "overhead": Style("hypervisor overhead per guest", "#F1B6DA", "\\\\"),
+}
+
+#: A NUMA node of the host (guests get one style per profile besides these).
+FILL_STYLES_NODE: dict[str, Style] = {
+    "host_kernel": Style("host kernel", "#EE8866", "\\\\\\"),
+    "hypervisor_reserve": Style("hypervisor reserve", "#EEDD88", "xxx"),
+    "operator_reserve": Style("operator reserve", "#DDDDDD", "..."),
+    "scenario_reserve": Style("one KSM copy of shared pages", "#BBCC33", "ooo"),
+    "hugepages_unused": Style("hugepage pool, unused", "#99DDFF", "|||"),
+    "hugepages_used": Style("guest RAM in hugepages", "#4477AA", "|||"),
+    "overhead": Style("per-guest overhead", "#F1B6DA", "\\\\"),
+    "free": Style("free", "#FFFFFF", ""),
+}
+
+
+def guest_styles() -> dict[str, Style]:
+    """Every style a guest-memory chart uses, in legend order."""
+    out = {key: style for key, (style, _) in GUEST_SEGMENTS.items()}
+    return out | WORKLOAD_STYLES | HOST_COST_STYLES
+
+
+def kernel_segments(breakdown_kib: Mapping[str, int]) -> tuple[Segment, ...]:
+    """The kernel's terms grouped into chart segments (unknown terms into ``other_kernel``)."""
+    known = {t for _, terms in GUEST_SEGMENTS.values() for t in terms}
+    out = []
+    for key, (_, terms) in GUEST_SEGMENTS.items():
+        kib = sum(breakdown_kib.get(t, 0) for t in terms)
+        if key == "other_kernel":
+            kib += sum(v for t, v in breakdown_kib.items() if t not in known)
+        out.append(Segment(key, kib))
+    return tuple(out)
+
+
+def term_label(term: str) -> str:
+    """A kernel model term as a reader says it (``hash_tables_late`` -> ``hash tables late``)."""
+    return term.replace("_", " ")
+
+
+# --- names ----------------------------------------------------------------------------------------
+_NODE_RES = re.compile(r"^node(\d+)\.(\w+)$")
+_RESOURCES = {"memory_kib": "memory", "hugepages_kib": "hugepage pool", "vcpu_count": "vCPUs"}
+
+
+def binding_kind(name: str) -> str:
+    """What kind of limit a solver constraint is: ``memory``, ``hugepage pool``, ``vCPUs``,
+    ``max counts``."""
+    if name.endswith(".max"):
+        return "max counts"
+    return _RESOURCES.get(name.rsplit(".", 1)[-1], name)
+
+
+def binding_text(name: str) -> str:
+    """A solver constraint as words: ``node0.memory_kib`` -> ``node 0 memory``."""
+    m = _NODE_RES.match(name)
+    if m:
+        return f"node {m.group(1)} {_RESOURCES.get(m.group(2), m.group(2))}"
+    if name.startswith("host."):
+        return f"host {_RESOURCES.get(name[5:], name[5:])}"
+    if name.endswith(".max"):
+        return f"{name[:-4]}: its max count"
+    return name
+
+
+def mib_text(kib: float) -> str:
+    """``67,584 KiB`` -> ``66.0 MiB`` (one decimal, thousands separated)."""
+    return f"{kib / KIB_PER_MIB:,.1f} MiB"
+
+
+def kib_and_mib(kib: int) -> str:
+    """Exact KiB with the MiB beside: ``69,209 KiB (67.6 MiB)``."""
+    return f"{kib:,} KiB ({kib / KIB_PER_MIB:,.1f} MiB)"
+
+
+# --- size sweeps ----------------------------------------------------------------------------------
+def sweep_sizes_kib(
+    low_kib: int, high_kib: int, chosen_kib: int | None = None, points: int = 40
+) -> list[int]:
+    """Guest sizes from ``low_kib`` to ``high_kib``, evenly spaced on a log scale, whole MiB,
+    plus the chosen size. [KiB]"""
+    low = max(low_kib, KIB_PER_MIB)
+    high = max(high_kib, low)
+    sizes = {low, high}
+    if high > low:
+        ratio = (high / low) ** (1 / (points - 1))
+        sizes |= {round(low * ratio**i / KIB_PER_MIB) * KIB_PER_MIB for i in range(points)}
+    if chosen_kib is not None:
+        sizes.add(chosen_kib)
+    return sorted(s for s in sizes if low <= s <= high or s == chosen_kib)
+
+
+@dataclass(frozen=True)
+class SizePoint:
+    """One guest size of a sweep. [KiB]"""
+
+    memory_kib: int
+    mem_available_kib: int
+    kernel_kib: int
+
+
+def predict_sweep(
+    calibration: Any, sizes_kib: Iterable[int], *, vcpu_count: int, cmdline: str, machine: str | None
+) -> list[SizePoint]:
+    """The kernel model at each size (sizes the kernel cannot boot in are left out)."""
+    from planner.kernel.model import GuestSpec, predict
+
+    out = []
+    for memory_kib in sizes_kib:
+        spec = GuestSpec(memory_kib=memory_kib, vcpu_count=vcpu_count, cmdline=cmdline, machine=machine)
+        try:
+            p = predict(calibration, spec, out_of_range="ignore")
+        except (InfeasibleError, InputError):
+            continue
+        out.append(SizePoint(memory_kib, p.mem_available_kib, p.kernel_kib))
+    return out
+
+
+# --- calibrations ---------------------------------------------------------------------------------
+#: Measured quantities of a calibration log, in table order, with their readable names.
+LOG_QUANTITIES = {
+    "reserved_kib": "dmesg reserved",
+    "mem_total_kib": "MemTotal",
+    "mem_free_kib": "MemFree",
+    "mem_available_kib": "MemAvailable",
+}
+
+
+def calibration_section(cal: Any, *, slug_prefix: str, used_for: str) -> Section:
+    """A calibration: measured against modelled, residuals, the logs (with sha256) and the
+    parameters with how each was found.
+
+    ``cal`` is a :class:`planner.kernel.calibration.Calibration`.
+    """
+    points = []
+    for log in cal.logs:
+        m, p = log.measured, log.modelled
+        keep_m = log.memory_kib - m["mem_available_kib"] if "mem_available_kib" in m else None
+        keep_p = log.memory_kib - p["mem_available_kib"] if "mem_available_kib" in p else None
+        res = log.residual_kib
+        points.append(
+            charts.CalibrationPoint(
+                log.memory_kib,
+                log.vcpu_count,
+                keep_m,
+                keep_p,
+                res.get("mem_total_kib"),
+                res.get("mem_available_kib"),
+            )
+        )
+    keys = [k for k in LOG_QUANTITIES if any(k in log.measured for log in cal.logs)]
+    keys += sorted({k for log in cal.logs for k in log.measured} - set(keys))
+    columns = [
+        Column("log", "log"),
+        Column("memory_kib", "guest RAM", "kib_as_mib", "MiB"),
+        Column("vcpu_count", "vCPUs", "count"),
+    ]
+    for k in keys:
+        name = LOG_QUANTITIES.get(k, term_label(k.removesuffix("_kib")))
+        columns.append(Column(f"measured_{k}", name, "kib", "KiB"))
+        columns.append(Column(f"residual_{k}", "Δ", "kib", "KiB"))
+    rows: list[tuple[Value, ...]] = []
+    for log in cal.logs:
+        row: list[Value] = [Path(log.source).name, log.memory_kib, log.vcpu_count]
+        for k in keys:
+            row += [log.measured.get(k), log.residual_kib.get(k)]
+        rows.append(tuple(row))
+    residuals = [
+        abs(p.mem_available_residual_kib) for p in points if p.mem_available_residual_kib is not None
+    ]
+    worst = f"; MemAvailable is within {max(residuals):,} KiB of every log" if residuals else ""
+    logs = Table(
+        f"{slug_prefix}-logs",
+        "Boot logs: measured and model − measured",
+        tuple(columns),
+        tuple(rows),
+        caption="Measured in each boot log, KiB; Δ = model − measured beside each; a dash means the log "
+        "does not show that figure (a boot that stopped early).",
+    )
+    files = Table(
+        f"{slug_prefix}-log-files",
+        "Boot logs: files and checksums",
+        (
+            Column("source", "log file", "code"),
+            Column("sha256", "sha256", "code"),
+            Column("memory_kib", "guest RAM", "kib_as_mib", "MiB"),
+            Column("vcpu_count", "vCPUs", "count"),
+            Column("cmdline", "kernel command line", "code"),
+        ),
+        tuple((log.source, log.sha256, log.memory_kib, log.vcpu_count, log.cmdline) for log in cal.logs),
+        caption="The sha256 of each log as recorded in the calibration file when it was made.",
+        collapsed=True,
+    )
+    values = {k: getattr(cal.parameters, k) for k in vars(cal.parameters)}
+    params = Table(
+        f"{slug_prefix}-parameters",
+        "Calibrated parameters",
+        (
+            Column("parameter", "parameter", "code"),
+            Column("value", "value"),
+            Column("how", "how it was found", "prose"),
+        ),
+        tuple((k, _param_value(v), cal.parameter_sources.get(k, "default")) for k, v in values.items()),
+        caption="Values and methods as stored in the calibration file.",
+        collapsed=True,
+    )
+    rng = cal.calibrated_range
+    chart = Chart(
+        f"{slug_prefix}-chart",
+        f"{cal.name}: measured against modelled",
+        charts.calibration_chart(points, salt=f"{slug_prefix}-chart"),
+        caption="Top: what the kernel keeps from user space (RAM − MemAvailable), measured in each boot "
+        "log (open circles) and modelled (crosses). Bottom: residuals, model − measured, in KiB.",
+        description=f"{len(cal.logs)} boot logs from {format_kib(min(p.memory_kib for p in points))} to "
+        f"{format_kib(max(p.memory_kib for p in points))}{worst}."
+        if points
+        else "No boot logs.",
+    )
+    lead = (
+        f"{cal.description or cal.name}. Kernel {cal.kernel_release} ({cal.arch}"
+        + (f", machine {cal.machine}" if cal.machine else "")
+        + f"), calibrated from {format_kib(rng.min_memory_kib)} to {format_kib(rng.max_memory_kib)} and "
+        f"{rng.min_vcpu_count}-{rng.max_vcpu_count} vCPUs on {len(cal.logs)} boot logs"
+        + (" (partial: RAM-dependent constants not fitted)" if cal.partial else "")
+        + f". Used for {used_for}."
+    )
+    blocks: list[Any] = [chart, logs, files, params] if points else [logs, files, params]
+    return Section(f"calibration-{slug_prefix}", f"Calibration {cal.name}", lead, tuple(blocks))
+
+
+def _param_value(value: Any) -> Value:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}" if math.isfinite(value) else str(value)
+    if isinstance(value, int | str):
+        return value
+    return str(value)
+
+
+# --- provenance -----------------------------------------------------------------------------------
+def sha256_of(path: str | Path) -> str | None:
+    """sha256 of a file's bytes, or None when it cannot be read."""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def shown_path(path: str | Path) -> str:
+    """A path relative to the working directory when it is under it."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(p)
+
+
+def inputs_table(
+    files: Sequence[tuple[str, str | Path | None]], extra: Sequence[tuple[str, str]] = ()
+) -> Table:
+    """Input files (role, path, sha256), then inputs that are not files (role, text)."""
+    rows: list[tuple[Value, ...]] = []
+    seen: set[str] = set()
+    for role, path in files:
+        if path is None or str(path) in seen:
+            continue
+        seen.add(str(path))
+        rows.append((role, shown_path(path), sha256_of(path)))
+    rows += [(role, text, None) for role, text in extra]
+    return Table(
+        "inputs",
+        "Inputs",
+        (Column("role", "role"), Column("path", "file or value", "code"), Column("sha256", "sha256", "code")),
+        tuple(rows),
+        caption="Every file this report was computed from, with the sha256 of its bytes at the time.",
+    )
+
+
+def sources_table(
+    rows: Sequence[tuple[str, str, str, Value, str, str]],
+    *,
+    title: str = "Parameter sources",
+    caption: str = "Profile and hypervisor parameters with the source each names (how: published, "
+    "measured, derived, estimate or unknown).",
+) -> Table:
+    """Where each parameter's value comes from: (kind, name, parameter, value, how, source)."""
+    return Table(
+        "sources",
+        title,
+        (
+            Column("kind", "kind"),
+            Column("name", "profile"),
+            Column("parameter", "parameter", "code"),
+            Column("value", "value"),
+            Column("how", "how"),
+            Column("source", "source", "prose"),
+        ),
+        tuple(rows),
+        caption=caption,
+    )
+
+
+#: Distributions whose versions a report lists (those that computed or drew it).
+DISTRIBUTIONS = ("numpy", "scipy", "pydantic", "PyYAML", "Jinja2", "matplotlib", "typer", "libvirt-python")
+
+
+def versions_table(extra: Sequence[tuple[str, str]] = ()) -> Table:
+    """planner, Python, the libraries, and any extra (component, version) pairs."""
+    rows: list[tuple[Value, ...]] = [
+        ("planner", __version__),
+        ("Python", f"{platform.python_version()} ({platform.python_implementation()})"),
+    ]
+    for dist in DISTRIBUTIONS:
+        try:
+            rows.append((dist, importlib.metadata.version(dist)))
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    rows += list(extra)
+    return Table(
+        "versions",
+        "Versions",
+        (Column("component", "component"), Column("version", "version", "code")),
+        tuple(rows),
+    )
+
+
+def now_utc() -> str:
+    """The current time, ISO 8601 in UTC, to the second."""
+    return datetime.now(UTC).isoformat(timespec="seconds")

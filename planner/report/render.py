@@ -1,0 +1,145 @@
+"""Render a :class:`~planner.report.context.ReportPage` with Jinja2 and write files atomically.
+
+One environment for every report: templates from the ``planner.templates`` package
+(``templates/`` in the source tree), ``autoescape=True`` (every name, path and note is
+escaped: a domain called ``<script>`` shows as text), ``StrictUndefined`` (a field a
+template names and the context lacks fails the render).
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import importlib.resources
+import io
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from planner.errors import InputError, PlannerError
+from planner.report.context import ReportPage, Table
+
+
+@functools.lru_cache(maxsize=1)
+def environment() -> Any:
+    """The Jinja2 environment of the reports (made once per process)."""
+    import jinja2
+
+    root = importlib.resources.files("planner.templates")
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(root)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def template_names() -> tuple[str, ...]:
+    """Every template file (``base.html``, the partials, one page per report kind)."""
+    root = importlib.resources.files("planner.templates")
+    return tuple(sorted(e.name for e in root.iterdir() if e.name.endswith(".html")))
+
+
+def render(page: ReportPage) -> str:
+    """The report as one self-contained HTML document."""
+    return str(environment().get_template(f"{page.kind}.html").render(page=page))
+
+
+def csv_text(table: Table) -> str:
+    """One table as CSV: a header of unit-bearing keys, then the raw values."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow([c.key for c in table.columns])
+    for row in table.rows:
+        writer.writerow(["" if v is None else v for v in row])
+    return buf.getvalue()
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _html_target(path: Path) -> Path:
+    if path.is_dir():
+        raise InputError(
+            f"expected a file name for the HTML report; found the directory {path}", field="--html"
+        )
+    if not path.parent.is_dir():
+        raise InputError(
+            f"expected an existing directory to write the HTML report into; found no directory {path.parent}",
+            field="--html",
+        )
+    return path
+
+
+def _csv_target(directory: Path) -> Path:
+    if directory.exists() and not directory.is_dir():
+        raise InputError(
+            f"expected a directory for the CSV tables; found the file {directory}", field="--csv"
+        )
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(f"expected a directory that can be created; {err.strerror}", field="--csv") from None
+    return directory
+
+
+def write(page: ReportPage, *, html: Path | None = None, csv_dir: Path | None = None) -> list[Path]:
+    """Write the HTML report and/or one CSV per table; return the files written.
+
+    Raises
+    ------
+    InputError
+        When the HTML file's directory does not exist, or ``csv_dir`` is a file.
+    PlannerError
+        When a file cannot be written (permissions, disk full).
+    """
+    targets: list[tuple[Path, str]] = []
+    if html is not None:
+        targets.append((_html_target(Path(html)), render(page)))
+    if csv_dir is not None:
+        directory = _csv_target(Path(csv_dir))
+        slugs = [t.slug for t in page.tables]
+        duplicates = {s for s in slugs if slugs.count(s) > 1}
+        if duplicates:  # a builder bug, not bad input
+            raise AssertionError(f"duplicate table slugs: {sorted(duplicates)}")
+        targets += [(directory / f"{t.slug}.csv", csv_text(t)) for t in page.tables]
+    written: list[Path] = []
+    for path, text in targets:
+        try:
+            write_atomically(path, text)
+        except OSError as err:
+            raise PlannerError(f"could not write {path}: {err.strerror or err}") from None
+        written.append(path)
+    return written
+
+
+def slug(text: str) -> str:
+    """A CSV file stem / HTML id from a name: lower case letters, digits and dashes."""
+    out = "".join(ch if ch.isascii() and ch.isalnum() else "-" for ch in text.lower())
+    return "-".join(part for part in out.split("-") if part) or "x"
+
+
+def unique(slugs: Iterable[str]) -> list[str]:
+    """Make slugs unique by numbering repeats (``a``, ``a-2``)."""
+    seen: dict[str, int] = {}
+    out = []
+    for s in slugs:
+        seen[s] = seen.get(s, 0) + 1
+        out.append(s if seen[s] == 1 else f"{s}-{seen[s]}")
+    return out
