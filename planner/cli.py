@@ -460,6 +460,8 @@ def check(
         typer.Option("--profile", help="Guest profile (repeatable): how many more of it fit now."),
     ] = None,
     json_out: JsonOption = False,
+    html: HtmlOption = None,
+    csv: CsvOption = None,
 ) -> None:
     """Check live libvirt hosts, read-only: committed, really used, and headroom per NUMA node.
 
@@ -480,6 +482,11 @@ def check(
         print_json(result.to_json())
     else:
         typer.echo(result.to_text())
+    if html or csv:
+        from planner.report import write_check_report
+
+        for path in write_check_report(result, html=html, csv_dir=csv):
+            typer.echo(f"wrote {path}", err=True)
     if result.bad_input:
         raise typer.Exit(2)
     if result.failed or result.over_committed:
