@@ -15,7 +15,6 @@ mapped from ``profiles/`` in ``pyproject.toml``) and are read with
 from __future__ import annotations
 
 import functools
-import importlib.resources
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema
 
+from planner import data_dir
 from planner.errors import InputError
 from planner.hypervisors import HypervisorProfile, ParameterSource, build_params
 from planner.kernel.calibration import Calibration, list_calibrations, load_calibration
@@ -464,8 +464,8 @@ class HostFile:
 
 
 # --- profiles -------------------------------------------------------------------------------------
-def _profile_dir(kind: str) -> Any:
-    return importlib.resources.files("planner.profiles") / kind
+def _profile_dir(kind: str) -> Path:
+    return data_dir("profiles") / kind
 
 
 def list_profile_names(kind: Literal["guests", "hypervisors"]) -> list[str]:

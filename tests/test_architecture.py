@@ -4,9 +4,8 @@
 import ast
 from pathlib import Path
 
-import planner
-
-PACKAGE = Path(planner.__file__).parent
+#: the source tree (not the installed copy, which also holds the profiles and templates data packages)
+PACKAGE = Path(__file__).resolve().parents[1] / "planner"
 
 #: top-level module or subpackage of planner -> rank; a module may import only lower ranks
 #: (or modules of its own subpackage)

@@ -9,7 +9,6 @@ predictions outside that range follow an explicit policy (``planner.kernel.model
 from __future__ import annotations
 
 import dataclasses
-import importlib.resources
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from planner import data_dir
 from planner.errors import InputError
 
 SCHEMA_VERSION = 1
@@ -294,7 +294,7 @@ def calibration_from_dict(data: Any, source: str = "<calibration>") -> Calibrati
 
 
 def _profiles_dir() -> Path:
-    return Path(str(importlib.resources.files("planner.profiles").joinpath("kernels")))
+    return data_dir("profiles") / "kernels"
 
 
 #: where `planner bootlab --calibrate NAME` writes, relative to the working directory
