@@ -153,6 +153,7 @@ def test_every_example_renders(example: Path, tmp_path: Path) -> None:
     assert not outside, outside
     assert "<script" not in html
     assert html.count("<svg") >= 4  # guests, nodes, usable, count + a calibration
+    assert len(html) < 600 * 1024, "a chart bloated the page (a dot or circle hatch?)"
 
 
 def test_fit_tables_carry_the_result(two_nodes: typing.Any, tmp_path: Path) -> None:
@@ -319,3 +320,34 @@ def test_values_are_formatted_by_kind() -> None:
     assert context.format_value(0.4375, "percent") == "43.8 %"
     assert context.format_value(None, "count") == "–"
     assert context.format_value("<b>", "text") == "<b>"  # escaping is the template's job
+
+
+# --- check ----------------------------------------------------------------------------------------
+LIBVIRT_DATA = ROOT / "tests" / "data" / "libvirt"
+
+
+def test_check_report_tables_and_escaping(tmp_path: Path) -> None:
+    pytest.importorskip("libvirt", reason="libvirt-python is not installed (pip install '.[libvirt]')")
+    from planner.api import check
+    from planner.report import check_page, write_check_report
+
+    uris = [f"test://{LIBVIRT_DATA / 'host-mixed.xml'}", f"test://{LIBVIRT_DATA / 'host-overcommitted.xml'}"]
+    result = check(uris, profiles=["kvm-cloud-128mib"])
+    page = check_page(result)
+    over = sum(1 for h in result.hosts for n in h.nodes if n.over_committed)
+    assert over > 0
+    assert next(f for f in page.figures if f.label == "over-committed nodes").value == str(over)
+    written = write_check_report(result, html=tmp_path / "c.html", csv_dir=tmp_path / "csv")
+    assert len(written) == 1 + len(page.tables)  # slugs are unique across hosts
+    html = (tmp_path / "c.html").read_text()
+    assert "<img" not in html and "<script" not in html
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;&amp;&lt;script&gt;" in html
+    with (tmp_path / "csv" / "host-2-nodes.csv").open() as handle:
+        nodes = list(csv.DictReader(handle))
+    host = result.hosts[1]
+    assert [int(r["committed_kib"]) for r in nodes] == [n.committed_kib for n in host.nodes]
+    with (tmp_path / "csv" / "host-1-domains.csv").open() as handle:
+        domains = {r["name"]: r for r in csv.DictReader(handle)}
+    for d in result.hosts[0].domains:
+        assert int(domains[d.name]["max_memory_kib"]) == d.max_memory_kib
+        assert int(domains[d.name]["committed_kib"]) == d.committed_kib

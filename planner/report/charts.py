@@ -3,7 +3,9 @@
 matplotlib is imported inside :func:`_pyplot`, so only writing an HTML report pays for
 it (about half a second). Every chart reads without colour: each series or segment has
 its own hatch pattern, line style and marker as well as its colour (Paul Tol's colour-blind
-safe "light" and "bright" schemes), and bar segments carry their value as text. Text
+safe "light" and "bright" schemes), and bar segments carry their value as text. Hatches are
+lines only (``/ \\ | - + x`` and their pairs): matplotlib writes a dot or circle hatch as
+one SVG pattern of 20-300 KiB. Text
 stays text (``svg.fonttype = none``: selectable, searchable, and small) and names only
 generic font families, so the SVG needs no font, image or stylesheet from anywhere.
 Every id in an SVG is salted with the chart's anchor (``svg.hashsalt``), so several
@@ -31,7 +33,7 @@ LINE_STYLES = ("-", "--", "-.", ":")
 LINE_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 #: light fills for one segment per guest profile (black text and hatching stay legible)
 PROFILE_COLOURS = ("#77AADD", "#44BB99", "#AAAA00", "#C2A5CF", "#BFD3E6", "#B8E186", "#FDB863", "#80CDC1")
-PROFILE_HATCHES = ("", "//", "..", "xx", "--", "++", "oo", "\\\\")
+PROFILE_HATCHES = ("", "//", "--", "xx", "||", "++", "/|", "\\-")
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,7 @@ def _svg(fig: Any, salt: str) -> str:
 
     buf = io.StringIO()
     with matplotlib.rc_context({"svg.hashsalt": salt}):
-        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     _pyplot().close(fig)
     text = _METADATA.sub("", _PROLOGUE.sub("", buf.getvalue(), count=1), count=1)
     # keep the aspect ratio but let the page scale the picture to its column

@@ -44,12 +44,12 @@ from planner.units import format_kib
 NODE_FILL_STYLES: dict[str, Style] = {
     "host_kernel": Style("host kernel", "#EE8866", "\\\\\\"),
     "hypervisor_reserve": Style("hypervisor reserve", "#EEDD88", "xxx"),
-    "operator_reserve": Style("operator reserve", "#DDDDDD", "..."),
+    "operator_reserve": Style("operator reserve", "#DDDDDD", "-"),
     "committed": Style("committed by domains (full size + overhead)", "#77AADD", "//"),
     "over": Style("over-committed (beyond capacity)", "#CC3311", "xx"),
     "left": Style("capacity left", "#FFFFFF", ""),
-    "used": Style("in use now (host's figure)", "#AAAA00", "++"),
-    "free": Style("free now", "#F2F2F2", ".."),
+    "used": Style("in use now (host's figure)", "#AAAA00", "+"),
+    "free": Style("free now", "#F2F2F2", "|"),
 }
 
 
@@ -104,8 +104,13 @@ def check_page(result: Any) -> ReportPage:
             "warn" if warnings_count else "",
         )
     )
-    problems = [f"{h.uri}: {h.error}" for h in failed]
-    problems += [(f"{_host_name(h)}: " if many else "") + w for h in ok for w in h.warnings]
+    problems = [f"{_host_label(h, i, many)}: {h.error}" for i, h in enumerate(hosts) if not h.ok]
+    problems += [
+        (f"{_host_label(h, i, many)}: " if many else "") + w
+        for i, h in enumerate(hosts)
+        if h.ok
+        for w in h.warnings
+    ]
     notices = [ItemList("Warnings", tuple(problems), "warn")] if problems else []
     sections = [_host_section(h, i, many) for i, h in enumerate(hosts)]
     title = f"Live check: {_host_name(hosts[0])}" if not many else f"Live check: {len(hosts)} hosts"
@@ -128,10 +133,15 @@ def _host_name(host: Any) -> str:
     return str(host.hostname or host.uri) if host.ok else str(host.uri)
 
 
+def _host_label(host: Any, index: int, many: bool) -> str:
+    """``vm`` for a single host; ``host 2 (vm)`` among several (hostnames can repeat)."""
+    return f"host {index + 1} ({_host_name(host)})" if many else _host_name(host)
+
+
 def _host_section(host: Any, index: int, many: bool) -> Section:
     anchor = f"host-{index + 1}"
     prefix = f"host-{index + 1}-" if many else ""
-    title = f"Host {_host_name(host)}"
+    title = f"Host {index + 1}: {_host_name(host)}" if many else f"Host {_host_name(host)}"
     if not host.ok:
         return Section(
             anchor,
@@ -163,7 +173,11 @@ def _fill_chart(host: Any, prefix: str) -> Chart:
             Segment("host_kernel", n.host_kernel_kib),
             Segment("hypervisor_reserve", n.hypervisor_reserve_kib),
             Segment("operator_reserve", n.operator_reserve_kib),
-            Segment("committed", min(n.committed_kib, max(n.capacity_kib, 0)), f"{len(n.domains)} domains"),
+            Segment(
+                "committed",
+                min(n.committed_kib, max(n.capacity_kib, 0)),
+                f"{len(n.domains)} domain" + ("" if len(n.domains) == 1 else "s"),
+            ),
             Segment("over", max(-left, 0)),
             Segment("left", max(left, 0)),
         )

@@ -26,7 +26,7 @@ from planner.units import KIB_PER_MIB, format_kib
 #: (``Prediction.breakdown_kib``, :mod:`planner.kernel.model`) each one sums. A term not
 #: listed here (a term the model gains later) is drawn as ``other_kernel``.
 GUEST_SEGMENTS: dict[str, tuple[Style, tuple[str, ...]]] = {
-    "firmware": (Style("firmware holes", "#DDDDDD", "..."), ("firmware",)),
+    "firmware": (Style("firmware holes", "#DDDDDD", ""), ("firmware",)),
     "kernel_image": (
         Style("kernel image, early page tables", "#77AADD", "///"),
         ("kernel_image", "direct_map"),
@@ -36,19 +36,19 @@ GUEST_SEGMENTS: dict[str, tuple[Style, tuple[str, ...]]] = {
     "slab": (Style("slab", "#FFAABB", "---"), ("slab",)),
     "kernel_stacks": (Style("kernel stacks", "#99DDFF", "|||"), ("kernel_stacks",)),
     "buffers": (
-        Style("swiotlb, crashkernel, log buffer", "#BBCC33", "ooo"),
+        Style("swiotlb, crashkernel, log buffer", "#BBCC33", "/-"),
         ("swiotlb", "crashkernel", "log_buffer"),
     ),
     "other_kernel": (
         Style("per-CPU, vmalloc, other", "#44BB99", "+++"),
         ("percpu", "vmalloc", "runtime_other"),
     ),
-    "reserves": (Style("watermark reserves", "#AAAA00", "**"), ("reserves",)),
+    "reserves": (Style("watermark reserves", "#AAAA00", "\\|"), ("reserves",)),
 }
 #: Segments after the kernel's: what a workload makes the kernel spend, the workload, the rest.
 WORKLOAD_STYLES: dict[str, Style] = {
-    "workload_kernel": Style("workload's kernel use (stacks, page tables)", "#C2A5CF", "OO"),
-    "workload": Style("workload (application memory)", "#F2F2F2", ".."),
+    "workload_kernel": Style("workload's kernel use (stacks, page tables)", "#C2A5CF", "x-"),
+    "workload": Style("workload (application memory)", "#F2F2F2", "/"),
     "available": Style("available to the application", "#FFFFFF", ""),
 }
 #: Host side of one guest.
@@ -61,10 +61,10 @@ HOST_COST_STYLES: dict[str, Style] = {
 FILL_STYLES_NODE: dict[str, Style] = {
     "host_kernel": Style("host kernel", "#EE8866", "\\\\\\"),
     "hypervisor_reserve": Style("hypervisor reserve", "#EEDD88", "xxx"),
-    "operator_reserve": Style("operator reserve", "#DDDDDD", "..."),
-    "scenario_reserve": Style("one KSM copy of shared pages", "#BBCC33", "ooo"),
+    "operator_reserve": Style("operator reserve", "#DDDDDD", "-"),
+    "scenario_reserve": Style("one KSM copy of shared pages", "#BBCC33", "/-"),
     "hugepages_unused": Style("hugepage pool, unused", "#99DDFF", "|||"),
-    "hugepages_used": Style("guest RAM in hugepages", "#4477AA", "|||"),
+    "hugepages_used": Style("guest RAM in hugepages", "#4477AA", "|"),
     "overhead": Style("per-guest overhead", "#F1B6DA", "\\\\"),
     "free": Style("free", "#FFFFFF", ""),
 }

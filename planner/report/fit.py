@@ -292,35 +292,12 @@ def _guests(result: Any) -> Section:
             for name, pg in result.per_guest.items()
         ),
     )
-    rows = []
-    for name, pg in result.per_guest.items():
-        rows.append(
-            (
-                name,
-                pg.guest_memory_kib,
-                "auto" if pg.memory_auto else "",
-                pg.vcpu_count,
-                pg.guest_kernel_kib,
-                pg.mem_available_kib,
-                pg.workload_kernel_kib,
-                pg.user_available_kib,
-                pg.workload_user_kib,
-                pg.host_overhead_kib,
-                pg.host_cost_kib,
-                pg.kernel,
-                pg.hypervisor,
-                pg.min_count,
-                pg.max_count,
-            )
-        )
     per_guest = Table(
         "per-guest",
         "Per guest",
         (
             Column("profile", "profile"),
             Column("guest_memory_kib", "size", "kib_as_mib", "MiB"),
-            Column("memory", "sized"),
-            Column("vcpu_count", "vCPUs", "count"),
             Column("guest_kernel_kib", "kernel keeps", "kib_as_mib", "MiB"),
             Column("mem_available_kib", "MemAvailable", "kib_as_mib", "MiB"),
             Column("workload_kernel_kib", "workload's kernel use", "kib_as_mib", "MiB"),
@@ -328,15 +305,52 @@ def _guests(result: Any) -> Section:
             Column("workload_user_kib", "workload needs", "kib_as_mib", "MiB"),
             Column("host_overhead_kib", "hypervisor overhead", "kib_as_mib", "MiB"),
             Column("host_cost_kib", "host cost", "kib_as_mib", "MiB"),
-            Column("kernel", "kernel"),
+        ),
+        tuple(
+            (
+                name,
+                pg.guest_memory_kib,
+                pg.guest_kernel_kib,
+                pg.mem_available_kib,
+                pg.workload_kernel_kib,
+                pg.user_available_kib,
+                pg.workload_user_kib,
+                pg.host_overhead_kib,
+                pg.host_cost_kib,
+            )
+            for name, pg in result.per_guest.items()
+        ),
+        caption="Usable = MemAvailable − the workload's kernel use (16 KiB stack per thread, page tables). "
+        "Host cost = size + hypervisor overhead.",
+    )
+    profiles = Table(
+        "profiles",
+        "Profiles as planned",
+        (
+            Column("profile", "profile"),
+            Column("memory", "size from"),
+            Column("vcpu_count", "vCPUs", "count"),
+            Column("kernel", "kernel calibration"),
             Column("hypervisor", "hypervisor"),
+            Column("hugepages", "hugepages"),
             Column("min_count", "min", "count"),
             Column("max_count", "max", "count"),
+            Column("weight", "weight", "float"),
         ),
-        tuple(rows),
-        caption="Usable = MemAvailable − the workload's kernel use (16 KiB stack per thread, page tables). "
-        "Host cost = size + hypervisor overhead. 'auto': the smallest size whose usable memory covers "
-        "the workload.",
+        tuple(
+            (
+                name,
+                "auto (smallest that fits the workload)" if pg.memory_auto else "profile or host file",
+                pg.vcpu_count,
+                pg.kernel,
+                pg.hypervisor,
+                "yes" if pg.hugepages else "no",
+                pg.min_count,
+                pg.max_count,
+                pg.weight,
+            )
+            for name, pg in result.per_guest.items()
+        ),
     )
     terms: list[str] = []
     for pg in result.per_guest.values():
@@ -363,7 +377,9 @@ def _guests(result: Any) -> Section:
         "(memmap), hash tables sized from RAM, slab, stacks and the watermark reserves. What is left is "
         "what the application can use; the host pays the guest's RAM plus the hypervisor's overhead."
     )
-    return Section("guests", "Per guest: where the memory goes", lead, (chart, per_guest, breakdown))
+    return Section(
+        "guests", "Per guest: where the memory goes", lead, (chart, per_guest, profiles, breakdown)
+    )
 
 
 # --- per node -------------------------------------------------------------------------------------
@@ -392,8 +408,9 @@ def _node_bar(node: Any, plan: Any, per_guest: Mapping[str, Any]) -> Bar:
     for name, count in node.guests.items():
         if count and not per_guest[name].hugepages:
             segments.append(Segment(f"guest:{name}", count * plan.resident_kib[name], f"{count:,} guests"))
+    in_huge = sum(n for name, n in node.guests.items() if per_guest[name].hugepages)
     segments += [
-        Segment("hugepages_used", node.hugepages_used_kib),
+        Segment("hugepages_used", node.hugepages_used_kib, f"{in_huge:,} guests" if in_huge else None),
         Segment("overhead", node.guest_overhead_kib),
         Segment("free", max(node.free_kib, 0)),
     ]
