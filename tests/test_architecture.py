@@ -12,6 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "planner"
 RANK = {
     "errors": 0,
     "units": 1,
+    "files": 1,
     "evidence": 2,
     "kernel": 3,
     "hypervisors": 3,

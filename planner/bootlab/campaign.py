@@ -30,6 +30,7 @@ from planner.bootlab import fetch, qemu
 from planner.bootlab.image import Arch, KernelImage, read_kernel_image
 from planner.bootlab.initramfs import cached_initramfs
 from planner.errors import InputError
+from planner.files import write_atomic
 from planner.units import KIB_PER_MIB, size_label_kib
 
 MANIFEST_NAME = "manifest.json"
@@ -385,16 +386,7 @@ class Manifest:
             "outcomes": qemu.OUTCOMES,
             "boots": boots,
         }
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".manifest.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(doc, f, indent=2)
-                f.write("\n")
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(self.path, json.dumps(doc, indent=2) + "\n")
 
 
 @contextlib.contextmanager

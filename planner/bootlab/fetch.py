@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from planner.errors import InputError, PlannerError
+from planner.files import write_atomic
 
 #: kernels and busyboxes ``planner bootlab fetch`` caches (the shipped campaign's packages)
 DEFAULT_KERNEL_PACKAGES = ("linux-image-cloud-amd64", "linux-image-amd64", "linux-image-s390x:s390x")
@@ -204,14 +205,7 @@ def resolve(name: str) -> tuple[str, str, str]:
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, text)
 
 
 def fetch_package(

@@ -13,12 +13,12 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-import os
 import stat
-import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+
+from planner.files import write_atomic
 
 #: busybox applets linked in /bin (everything init.sh calls)
 APPLETS = ("sh", "mount", "cat", "head", "dmesg", "uname", "poweroff", "echo", "sleep", "mkdir", "ls")
@@ -114,12 +114,4 @@ def cached_initramfs(busybox_path: Path, cache: Path, arch: str) -> Path:
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     data = build_initramfs(busybox, init)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, data)

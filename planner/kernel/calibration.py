@@ -9,8 +9,6 @@ predictions outside that range follow an explicit policy (``planner.kernel.model
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ import yaml
 
 from planner import data_dir
 from planner.errors import InputError
+from planner.files import write_atomic
 
 SCHEMA_VERSION = 1
 _YAML_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -361,13 +360,5 @@ def save_calibration(calibration: Calibration, path: str | Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = yaml.safe_dump(calibration.to_dict(), sort_keys=False, width=120)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(f"# planner kernel calibration {calibration.name} (written by planner calibrate)\n")
-            handle.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a calibration is data to share
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    header = f"# planner kernel calibration {calibration.name} (written by planner calibrate)\n"
+    write_atomic(path, header + text)
