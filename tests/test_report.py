@@ -304,8 +304,9 @@ def test_csv_onto_a_file_is_bad_input(tmp_path: Path) -> None:
 def test_write_replaces_atomically(tmp_path: Path) -> None:
     out = tmp_path / "r.html"
     out.write_text("old")
-    render.write_atomically(out, "new")
-    assert out.read_text() == "new"
+    page = predict_page(predict_guest("debian12-cloud-amd64", 131072))
+    assert render.write(page, html=out) == [out]
+    assert out.read_text().startswith("<!DOCTYPE html>")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html"]
 
 

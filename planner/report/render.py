@@ -12,13 +12,12 @@ import csv
 import functools
 import importlib.resources
 import io
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from planner.errors import InputError, PlannerError
+from planner.files import write_atomic
 from planner.report.context import ReportPage, Table
 
 
@@ -57,21 +56,6 @@ def csv_text(table: Table) -> str:
     for row in table.rows:
         writer.writerow(["" if v is None else v for v in row])
     return buf.getvalue()
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _html_target(path: Path) -> Path:
@@ -122,7 +106,7 @@ def write(page: ReportPage, *, html: Path | None = None, csv_dir: Path | None = 
     written: list[Path] = []
     for path, text in targets:
         try:
-            write_atomically(path, text)
+            write_atomic(path, text)
         except OSError as err:
             raise PlannerError(f"could not write {path}: {err.strerror or err}") from None
         written.append(path)
