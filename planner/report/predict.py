@@ -62,22 +62,17 @@ def predict_page(result: Any) -> ReportPage:
         ),
     )
     notices = []
-    if not p.in_range:
-        rng = cal.calibrated_range
+    if p.notes:
+        # the model's notes say when the guest lies outside the calibrated range
         notices.append(
             ItemList(
-                "Warnings",
-                (
-                    f"{format_kib(p.memory_kib)} with {spec.vcpu_count} vCPU(s) is outside the range "
-                    f"{cal.name} was calibrated on ({format_kib(rng.min_memory_kib)} to "
-                    f"{format_kib(rng.max_memory_kib)}, {rng.min_vcpu_count}-{rng.max_vcpu_count} vCPUs): "
-                    "the figures are extrapolated",
-                ),
-                "warn",
+                "Warnings" if not p.in_range else "Notes",
+                tuple(p.notes),
+                "warn" if not p.in_range else "note",
             )
         )
-    if p.notes:
-        notices.append(ItemList("Notes", tuple(p.notes), "note"))
+    elif not p.in_range:
+        notices.append(ItemList("Warnings", (f"outside the range {cal.name} was calibrated on",), "warn"))
     sections = (
         _breakdown(result),
         _sizing(result),
@@ -109,13 +104,19 @@ def _breakdown(result: Any) -> Section:
         "breakdown-chart",
         "Where the guest's memory goes",
         charts.stacked_bars(
-            [BarPanel("", (Bar(f"{format_kib(p.memory_kib)} guest", segments),))],
+            [
+                BarPanel("the whole guest", (Bar(f"{format_kib(p.memory_kib)} guest", segments),)),
+                BarPanel(
+                    "what the kernel keeps, on its own scale",
+                    (Bar(f"{mib_text(p.kernel_kib)} kernel", kernel_segments(p.breakdown_kib)),),
+                ),
+            ],
             styles,
             salt="breakdown-chart",
             label_share=0.03,
         ),
-        caption="The guest's RAM, from left to right: what its kernel keeps (grouped model terms, MiB) and "
-        "MemAvailable, what user space can use.",
+        caption="Top: the guest's RAM, from left to right: what its kernel keeps (grouped model terms, "
+        "MiB) and MemAvailable, what user space can use. Bottom: the kernel's part alone, enlarged.",
         description=", ".join(f"{term_label(t)} {v:,} KiB" for t, v in p.breakdown_kib.items())
         + f"; MemAvailable {p.mem_available_kib:,} KiB.",
     )
