@@ -10,11 +10,11 @@ headroom per profile. The result is read by its attributes (this layer sits belo
 from __future__ import annotations
 
 import contextlib
-import importlib.resources
 import shlex
 from collections.abc import Sequence
 from typing import Any
 
+from planner import data_dir
 from planner.errors import InputError
 from planner.report import charts
 from planner.report.charts import Bar, BarPanel, Segment, Style
@@ -333,7 +333,7 @@ def _headroom_table(host: Any, prefix: str) -> Table:
 
 # --- provenance -----------------------------------------------------------------------------------
 def _shipped(kind: str, name: str) -> str | None:
-    entry = importlib.resources.files("planner.profiles") / kind / f"{name}.yaml"
+    entry = data_dir("profiles") / kind / f"{name}.yaml"
     return str(entry) if entry.is_file() else None
 
 

@@ -8,11 +8,11 @@ calibration sections) and hypervisor profile (host cost at other sizes).
 
 from __future__ import annotations
 
-import importlib.resources
 import math
 from collections.abc import Mapping
 from typing import Any
 
+from planner import data_dir
 from planner.report import charts
 from planner.report.charts import Bar, BarPanel, Mark, Segment, Series, Style
 from planner.report.common import (
@@ -672,7 +672,7 @@ def _sizing(result: Any, requests: Mapping[str, Any], host_file: Any) -> Section
 
 # --- provenance -----------------------------------------------------------------------------------
 def _hypervisor_file(name: str) -> Any:
-    entry = importlib.resources.files("planner.profiles") / "hypervisors" / f"{name}.yaml"
+    entry = data_dir("profiles") / "hypervisors" / f"{name}.yaml"
     return str(entry) if entry.is_file() else None
 
 

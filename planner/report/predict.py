@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.resources
 import shlex
 from pathlib import Path
 from typing import Any
 
+from planner import data_dir
 from planner.report import charts
 from planner.report.charts import Bar, BarPanel, Mark, Segment, Series
 from planner.report.common import (
@@ -274,8 +274,8 @@ def _sizing(result: Any) -> Section:
 
 
 def _kernel_argument(cal: Any) -> str:
-    shipped = importlib.resources.files("planner.profiles") / "kernels" / f"{cal.name}.yaml"
-    if cal.path is None or (shipped.is_file() and Path(str(shipped)).resolve() == Path(cal.path).resolve()):
+    shipped = data_dir("profiles") / "kernels" / f"{cal.name}.yaml"
+    if cal.path is None or (shipped.is_file() and shipped.resolve() == Path(cal.path).resolve()):
         return str(cal.name)
     return str(cal.path)
 

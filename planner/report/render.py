@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import csv
 import functools
-import importlib.resources
 import io
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from planner import data_dir
 from planner.errors import InputError, PlannerError
 from planner.files import write_atomic
 from planner.report.context import ReportPage, Table
@@ -26,7 +26,7 @@ def environment() -> Any:
     """The Jinja2 environment of the reports (made once per process)."""
     import jinja2
 
-    root = importlib.resources.files("planner.templates")
+    root = data_dir("templates")
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(root)),
         autoescape=True,
@@ -39,7 +39,7 @@ def environment() -> Any:
 
 def template_names() -> tuple[str, ...]:
     """Every template file (``base.html``, the partials, one page per report kind)."""
-    root = importlib.resources.files("planner.templates")
+    root = data_dir("templates")
     return tuple(sorted(e.name for e in root.iterdir() if e.name.endswith(".html")))
 
 
