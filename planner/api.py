@@ -28,23 +28,8 @@ from planner.errors import InfeasibleError, InputError, PlannerError
 from planner.hypervisors import HypervisorProfile
 from planner.units import KIB_PER_MIB, format_kib
 
-#: Kernel stack per thread on x86-64 and s390x since Linux 3.15 (``THREAD_SIZE`` = 16 KiB;
-#: DESIGN.md "The kernel model"; arch/x86/include/asm/page_64_types.h @ v6.1).
-KERNEL_STACK_KIB = 16
-#: One 8-byte page-table entry per 4 KiB page: page tables = resident memory / 512 (x86-64 and
-#: s390x 4-level tables; upper levels are below 0.2 % of that and left out).
-PAGE_TABLE_RAM_DIVISOR = 512
 #: Step of the search for ``memory: auto`` sizes. [KiB]
 AUTO_STEP_KIB = 4 * KIB_PER_MIB
-
-
-def workload_kernel_kib(user_memory_kib: int, thread_count: int) -> int:
-    """What a workload makes its guest kernel spend: thread stacks and page tables. [KiB]
-
-    ``thread_count * 16 KiB + ceil(user_memory_kib / 512)`` (DESIGN.md "Usable by the
-    application"; the socket-buffer term is workload-specific and left to ``user_memory``).
-    """
-    return thread_count * KERNEL_STACK_KIB + -(-user_memory_kib // PAGE_TABLE_RAM_DIVISOR)
 
 
 # --- results --------------------------------------------------------------------------------------
@@ -237,7 +222,7 @@ def _located(err: InputError, origin: Origin, field_name: str) -> InputError:
 
 def _usable(guest: GuestRequest, memory_kib: int, out_of_range: str) -> tuple[Any, int, int]:
     """(prediction, workload kernel KiB, user-available KiB) at one size."""
-    from planner.kernel.model import GuestSpec, predict
+    from planner.kernel.model import GuestSpec, predict, workload_kernel_kib
 
     spec = GuestSpec(
         memory_kib=memory_kib,
@@ -247,7 +232,7 @@ def _usable(guest: GuestRequest, memory_kib: int, out_of_range: str) -> tuple[An
     )
     p = predict(guest.calibration, spec, out_of_range=out_of_range)  # type: ignore[arg-type]
     wl = guest.workload
-    wk = workload_kernel_kib(wl.user_memory_kib, wl.thread_count) if wl else 0
+    wk = workload_kernel_kib(guest.calibration, wl.user_memory_kib, wl.thread_count) if wl else 0
     return p, wk, p.mem_available_kib - wk
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from planner.api import AUTO_STEP_KIB, fit, workload_kernel_kib
+from planner.api import AUTO_STEP_KIB, fit
 from planner.cli import app
 from planner.kernel.calibration import load_calibration
-from planner.kernel.model import GuestSpec, predict
+from planner.kernel.model import GuestSpec, predict, workload_kernel_kib
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.yaml"))
 runner = CliRunner()
@@ -90,7 +90,7 @@ def test_memory_auto_is_the_smallest_size_that_fits() -> None:
     assert pg["memory_auto"]
     cal = load_calibration("debian12-cloud-amd64")
     need_kib = 200 * 1024
-    extra = workload_kernel_kib(need_kib, 64)
+    extra = workload_kernel_kib(cal, need_kib, 64)
 
     def usable(memory_kib: int) -> int:
         return predict(cal, GuestSpec(memory_kib=memory_kib), out_of_range="ignore").mem_available_kib - extra

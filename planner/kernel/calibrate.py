@@ -303,6 +303,7 @@ def calibrate(
         era = {
             "hash_rules": "2.6.18",
             "struct_page_bytes": 56,
+            "thread_stack_kib": 8,
             "memmap_model": "flat",
             "firmware_kib": float((first.memory_kib or present_kib) - present_kib),
             "dma_pool_count": 0,
@@ -314,6 +315,7 @@ def calibrate(
         machine = "host"
         sources_used["hash_rules"] = "2.6-era Memory: line: alloc_large_system_hash() rules of 2.6.18"
         sources_used["struct_page_bytes"] = "2.6.18 x86-64 struct page (include/linux/mm.h @ v2.6.18)"
+        sources_used["thread_stack_kib"] = "2.6.18 x86-64 THREAD_ORDER 1 (include/asm-x86_64/page.h)"
         sources_used["memmap_model"] = "2.6.18 x86-64: flat memmap per node (alloc_node_mem_map)"
         sources_used["firmware_kib"] = "measured: configured RAM - (available + reserved) of the Memory: line"
         for key in ("tcp_ehash_bucket_bytes", "tcp_bhash_bucket_bytes", "route_bucket_bytes"):

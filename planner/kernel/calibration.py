@@ -89,6 +89,8 @@ class KernelParameters:
     firmware_kib: float = 0.0
     #: x86 dma_reserve: pages below 16 MiB not free at boot (-1: 158, the qemu guests' value)
     dma_reserve_pages: int = -1
+    #: kernel stack per thread (THREAD_SIZE): 16 KiB on x86-64 and s390x since 3.15, 8 KiB on 2.6.18 x86-64
+    thread_stack_kib: int = 16
     #: 2.6-era table buckets, which grow with lock debugging (measured from the log)
     tcp_ehash_bucket_bytes: int = 16
     tcp_bhash_bucket_bytes: int = 16

@@ -81,6 +81,8 @@ TERMS = (
 
 #: x86-64: pages below 1 MiB, all reserved since v5.13 (arch/x86/realmode/init.c)
 X86_FIRST_MIB_PAGES = 158
+#: page tables of a resident set: one 8-byte entry per 4 KiB page
+PAGE_TABLE_RAM_DIVISOR = 512
 #: DMA atomic pool bounds (kernel/dma/pool.c dma_atomic_pool_init() @ v6.1) [KiB]
 DMA_POOL_MIN_KIB = 128
 DMA_POOL_MAX_KIB = 4096
@@ -500,6 +502,21 @@ def predict(calibration: Calibration, spec: GuestSpec, *, out_of_range: OutOfRan
         in_range=in_range,
         notes=notes,
         cma_kib=cma_kib(calibration, spec.machine, rt.cmdline),
+    )
+
+
+def workload_kernel_kib(calibration: Calibration, user_memory_kib: int, thread_count: int) -> int:
+    """What a workload makes its guest kernel spend: thread stacks and page tables. [KiB]
+
+    ``thread_count * THREAD_SIZE + ceil(user_memory_kib / 512)`` (DESIGN.md "Usable by
+    the application"): a 16 KiB stack per thread on x86-64 and s390x since 3.15
+    (``arch/x86/include/asm/page_64_types.h`` @ v6.1; 8 KiB on 2.6.18), and one 8-byte
+    page-table entry per 4 KiB page of its resident memory (upper levels are below
+    0.2 % of that and left out). Socket buffers are workload-specific: state them in
+    the workload's user memory.
+    """
+    return thread_count * calibration.parameters.thread_stack_kib + -(
+        -user_memory_kib // PAGE_TABLE_RAM_DIVISOR
     )
 
 
