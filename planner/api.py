@@ -724,7 +724,7 @@ class CalibrateResult:
         data["skipped"] = [{"source": s, "reason": r} for s, r in self.skipped]
         return data
 
-    def text(self) -> str:
+    def to_text(self) -> str:
         cal = self.calibration
         lines = [f"calibration {cal.name}: {cal.description}"]
         rows = [["log", "RAM", "vCPU", "MemTotal", "model", "resid", "MemAvailable", "model", "resid"]]
@@ -780,7 +780,7 @@ class PredictResult:
         data["arch"] = self.calibration.arch
         return data
 
-    def text(self) -> str:
+    def to_text(self) -> str:
         p = self.prediction
         cal = self.calibration
         lines = [

@@ -83,6 +83,28 @@ def print_json(obj: Any) -> None:
     typer.echo(json.dumps(obj, indent=2, sort_keys=True, default=str))
 
 
+def emit(
+    result: Any,
+    *,
+    json_out: bool,
+    report: str | None = None,
+    html: Path | None = None,
+    csv: Path | None = None,
+) -> None:
+    """Print a result (``to_json()`` or ``to_text()``) and write its report (``fit``, ``predict``,
+    ``check``) as HTML and/or CSV when asked; the files written are named on stderr."""
+    if json_out:
+        print_json(result.to_json())
+    else:
+        typer.echo(result.to_text())
+    if report and (html or csv):
+        from planner import report as reports
+
+        writer = getattr(reports, f"write_{report}_report")
+        for path in writer(result, html=html, csv_dir=csv):
+            typer.echo(f"wrote {path}", err=True)
+
+
 def version_callback(value: bool) -> None:
     if value:
         typer.echo(f"planner {__version__}")
@@ -228,7 +250,7 @@ def bootlab(
         }
         print_json(doc | ({"calibration": calibrated.to_json()} if calibrated else {}))
     else:
-        typer.echo("\n".join(result.summary_lines() + ([calibrated.text()] if calibrated else [])))
+        typer.echo("\n".join(result.summary_lines() + ([calibrated.to_text()] if calibrated else [])))
     if result.failed_to_run:
         names = ", ".join(f"{r.log} ({r.outcome})" for r in result.failed_to_run)
         typer.echo(f"planner: error: boots that did not finish: {names}; no qemu is left running", err=True)
@@ -279,15 +301,7 @@ def fit(
     from planner.api import fit as fit_host
 
     result = fit_host(host_file)
-    if json_out:
-        print_json(result.to_json())
-    else:
-        typer.echo(result.to_text())
-    if html or csv:
-        from planner.report import write_fit_report
-
-        for path in write_fit_report(result, html=html, csv_dir=csv):
-            typer.echo(f"wrote {path}", err=True)
+    emit(result, json_out=json_out, report="fit", html=html, csv=csv)
 
 
 @app.command()
@@ -302,11 +316,7 @@ def profiles(json_out: JsonOption = False) -> None:
     """
     from planner.api import profiles as list_profiles
 
-    listing = list_profiles()
-    if json_out:
-        print_json(listing.to_json())
-    else:
-        typer.echo(listing.to_text())
+    emit(list_profiles(), json_out=json_out)
 
 
 @app.command()
@@ -361,10 +371,7 @@ def calibrate(
     from planner.api import calibrate_logs
 
     result = calibrate_logs(logs, name=name, output=output, description=description, partial=partial)
-    if json_out:
-        print_json(result.to_json())
-    else:
-        typer.echo(result.text())
+    emit(result, json_out=json_out)
 
 
 @app.command()
@@ -424,15 +431,7 @@ def predict(
         machine=machine,
         strict=strict,
     )
-    if json_out:
-        print_json(result.to_json())
-    else:
-        typer.echo(result.text())
-    if html or csv:
-        from planner.report import write_predict_report
-
-        for path in write_predict_report(result, html=html, csv_dir=csv):
-            typer.echo(f"wrote {path}", err=True)
+    emit(result, json_out=json_out, report="predict", html=html, csv=csv)
 
 
 @app.command()
@@ -478,15 +477,7 @@ def check(
     from planner.api import check as check_hosts
 
     result = check_hosts(uris, host_path=host, profiles=profile or [])
-    if json_out:
-        print_json(result.to_json())
-    else:
-        typer.echo(result.to_text())
-    if html or csv:
-        from planner.report import write_check_report
-
-        for path in write_check_report(result, html=html, csv_dir=csv):
-            typer.echo(f"wrote {path}", err=True)
+    emit(result, json_out=json_out, report="check", html=html, csv=csv)
     if result.bad_input:
         raise typer.Exit(2)
     if result.failed or result.over_committed:
