@@ -8,7 +8,8 @@ Outside MemTotal (the dmesg ``Memory:`` line's ``reserved``)
     ``firmware``: holes (:mod:`planner.kernel.layout`);
     ``kernel_image``: memblock reservation of the image and early allocations,
     a per-build constant, net of the init sections freed after boot
-    (``free_initmem()``, ``mark_rodata_ro()`` @ v6.1) [1];
+    (``free_initmem()``, ``mark_rodata_ro()`` @ v6.1) [1]; on s390x with the
+    zero pages (``arch/s390/mm/init.c setup_zero_pages()``);
     ``direct_map``: direct-map page tables per GiB (s390x under TCG) [1];
     ``memmap``: ``struct page`` per present sparsemem section (``mm/sparse.c``);
     ``hash_tables_early``: Dentry and Inode tables (``HASH_EARLY``);
@@ -18,6 +19,8 @@ Outside MemTotal (the dmesg ``Memory:`` line's ``reserved``)
     (``arch/x86/kernel/pci-dma.c pci_swiotlb_detect()``);
     ``crashkernel``: ``crashkernel=`` (``kernel/crash_core.c``);
     ``log_buffer``: a ``log_buf_len=`` buffer above the built-in one.
+    2.6-era kernels (the seed's 2.6.18) use a flat memmap of 56-byte struct
+    pages and the 2.6.18 hash-table callers (:func:`planner.kernel.hashtables.hash_tables_2_6_18`).
 Inside MemTotal, used at idle after boot
     ``hash_tables_late``: every other boot-time hash table (computed);
     ``slab``, ``kernel_stacks``, ``vmalloc``: calibrated constants plus per-vCPU
@@ -39,7 +42,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from planner.errors import InfeasibleError, InputError, OutOfRangeWarning
@@ -184,11 +187,11 @@ class ReservedTerms:
     cmdline: Cmdline
     possible_cpu_count: int
     hash_tables: tuple[HashTableSize, ...]
-    terms_kib: dict[
-        str, float
-    ]  # image, direct_map, zero_pages, initrd, log_buffer, percpu, memmap, hash_early, ...
-    freed_kib: float  # freed after the Memory: line (init sections, initrd, SMP alternatives) + adjust
-    notes: tuple[str, ...] = field(default=())
+    #: image, direct_map, zero_pages (s390x), initrd, log_buffer, percpu, memmap, hash_early,
+    #: swiotlb, crashkernel
+    terms_kib: dict[str, float]
+    #: freed after the Memory: line (init sections, initrd, SMP alternatives) + the calibrated offset
+    freed_kib: float
 
     @property
     def reserved_kib(self) -> float:
