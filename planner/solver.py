@@ -34,8 +34,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from planner.errors import PlannerError
+
 Objective = Literal["max_guests", "max_weight"]
 Status = Literal["optimal", "time_limit", "infeasible"]
+#: ``scipy.optimize.milp`` status for a problem proven infeasible (1 is a time or node limit)
+_MILP_INFEASIBLE = 2
 
 
 @dataclass(frozen=True)
@@ -81,10 +85,12 @@ class PackingProblem:
     host_capacity: Mapping[str, float] = field(default_factory=dict)
     objective: Objective = "max_guests"
     time_limit_s: float = 10.0
-    #: relative optimality gap at which HiGHS stops; None: 1e-4 for ``max_guests`` (below one
-    #: guest in 10,000, so integer counts are proven optimal) and 1e-3 for ``max_weight``
-    #: (weighted knapsacks with near-equal weight densities otherwise take seconds to close
-    #: the last 0.1 %; benchmarks/results/fit-solver.md). The plan reports the gap reached.
+    #: relative optimality gap at which HiGHS stops; None: 0 for ``max_guests`` (the objective is
+    #: a whole number of guests and HiGHS rounds its bound to one, so the count is proven exact;
+    #: a relative 1e-4 let hosts of more than 10,000 guests stop one or more guests short) and
+    #: 1e-3 for ``max_weight`` (weighted knapsacks with near-equal weight densities otherwise
+    #: take seconds to close the last 0.1 %; benchmarks/results/fit-solver.md). The plan reports
+    #: the gap reached.
     mip_rel_gap: float | None = None
 
 
@@ -156,6 +162,12 @@ def solve(problem: PackingProblem) -> Plan:
     Returns a :class:`Plan`; an infeasible problem (the minimum counts do not fit)
     gives ``status="infeasible"`` and all counts zero, with ``binding`` naming the
     constraints the minimum counts alone overflow.
+
+    Raises
+    ------
+    PlannerError
+        HiGHS reached the time limit before it found any plan (nothing is known to be
+        infeasible then, so no plan is returned).
     """
     import numpy as np
     from scipy.optimize import Bounds, LinearConstraint, milp
@@ -210,6 +222,11 @@ def solve(problem: PackingProblem) -> Plan:
         options={"time_limit": problem.time_limit_s, "mip_rel_gap": _gap(problem)},
     )
     if res.x is None:
+        if res.status != _MILP_INFEASIBLE:
+            raise PlannerError(
+                f"the solver (HiGHS) found no plan within its {problem.time_limit_s:g} s time limit; "
+                "expected fewer profiles or NUMA nodes"
+            )
         return _infeasible_plan(problem, node_res, host_res)
     x = np.rint(res.x).astype(int)
     counts = {
@@ -225,7 +242,7 @@ def solve(problem: PackingProblem) -> Plan:
 def _gap(problem: PackingProblem) -> float:
     if problem.mip_rel_gap is not None:
         return problem.mip_rel_gap
-    return 1e-4 if problem.objective == "max_guests" else 1e-3
+    return 0.0 if problem.objective == "max_guests" else 1e-3
 
 
 def _usage(
@@ -411,8 +428,8 @@ def min_bins(
         constraints=[LinearConstraint(np.array(rows), np.array(lower), np.array(upper))],
         options={"time_limit": time_limit_s},
     )
-    if res.x is None:
-        return FleetPlan(status="infeasible", bin_count=0, gap=math.inf, counts=())
+    if res.x is None:  # first-fit decreasing found a packing, so only a limit ends here
+        raise PlannerError(f"the solver (HiGHS) found no packing within its {time_limit_s:g} s time limit")
     x = np.rint(res.x).astype(int)
     used = [b for b in range(n_bins) if x[n_x + b]]
     counts = tuple(tuple(int(x[t * n_bins + b]) for t in range(n_types)) for b in used)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from planner.errors import PlannerError
 from planner.solver import (
     GuestKind,
     NodeCapacity,
@@ -162,3 +164,35 @@ def test_one_profile_one_node_matches_the_closed_form(
     plan = solve(PackingProblem(kinds, nodes, host_capacity={"vcpu_count": vcpu_capacity}))
     expected = max_count_one_kind([capacity_kib, vcpu_capacity], [demand_kib, vcpu_count])
     assert plan.total_guests == expected
+
+
+def test_max_guests_is_exact_on_a_host_of_more_than_10000_guests() -> None:
+    # A relative gap of 1e-4 stopped this instance one guest short of the optimum while
+    # calling it optimal (33,290 of 33,291); a whole-guest objective must be proven exact.
+    kinds = (
+        GuestKind("a", {"memory_kib": 188303}, {"vcpu_count": 1}, max_count=200),
+        GuestKind("b", {"memory_kib": 2330848}, {"vcpu_count": 1}, max_count=200),
+        GuestKind("c", {"memory_kib": 968483}, {"vcpu_count": 7}, min_count=5),
+    )
+    caps = (4613734400, 11744051200, 7549747200, 8178892800)
+    nodes = tuple(NodeCapacity(k, {"memory_kib": c}) for k, c in enumerate(caps))
+    plan = solve(PackingProblem(kinds, nodes, host_capacity={"vcpu_count": 579765}))
+    assert plan.status == "optimal"
+    assert plan.total_guests > 10_000
+    assert plan.gap * plan.objective_value < 1  # proven to within less than one guest
+
+
+def test_a_time_limit_with_no_plan_is_not_called_infeasible() -> None:
+    # The 2-D instance above needs a search; with no time for one HiGHS has no plan, which
+    # says nothing about whether the minimum counts fit.
+    sizes = [1120, 1250, 520, 1066, 1000, 1150]
+    demands = [9, 5, 91, 18, 11, 64]
+    kinds = tuple(
+        GuestKind(f"t{t}", {"memory_mib": s, "slots": 1}, min_count=d, max_count=d)
+        for t, (s, d) in enumerate(zip(sizes, demands, strict=True))
+    )
+    nodes = tuple(NodeCapacity(k, {"memory_mib": 5180, "slots": 9}) for k in range(33))
+    with pytest.raises(
+        PlannerError, match=r"^the solver \(HiGHS\) found no plan within its 1e-06 s time limit"
+    ):
+        solve(PackingProblem(kinds, nodes, time_limit_s=1e-6))
