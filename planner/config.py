@@ -168,6 +168,10 @@ def _message(model: type[BaseModel], error: Any, loc: tuple[str | int, ...]) -> 
         holder = _model_at(model, loc)
         allowed = f"; expected one of {', '.join(holder.model_fields)}" if holder else ""
         return f"unknown field{allowed}"
+    if kind == "model_type":  # pydantic says "a valid dictionary or instance of HostModel"
+        holder = _model_at(model, (*loc, ""))
+        keys = f" with keys such as {', '.join(holder.model_fields)}" if holder else ""
+        return f"expected a mapping{keys}; found {found!r}"
     msg = str(error["msg"])
     if kind == "value_error":
         return msg.removeprefix("Value error, ")
@@ -235,7 +239,7 @@ class HostModel(_Strict):
 
     memory: SizeKiB | None = Field(default=None, description="Total RAM, e.g. 64GiB (or give node_memory).")
     node_memory: list[SizeKiB] | None = Field(
-        default=None, description="RAM of each NUMA node; default: memory split evenly."
+        default=None, min_length=1, description="RAM of each NUMA node; default: memory split evenly."
     )
     numa_nodes: int | None = Field(
         default=None, ge=1, le=MAX_NUMA_NODES, description="NUMA nodes (default 1)."

@@ -221,3 +221,21 @@ def test_every_shipped_guest_profile_loads_and_names_sources() -> None:
         profile = load_guest_profile(name)
         assert profile.name == name
         assert {"memory", "vcpus"} <= set(profile.sources)
+
+
+def test_empty_node_memory(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "host:\n  node_memory: []\n  cpus: 8\n  hypervisor: zvm\nguests:\n  - profile: zvm-s390x-64mib\n",
+    )
+    assert _error(path) == f"{path}:2: host.node_memory: expected at least 1 entry; found []"
+
+
+def test_a_guest_entry_that_is_not_a_mapping(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path, "host:\n  memory: 16GiB\n  cpus: 8\n  hypervisor: zvm\nguests:\n  - zvm-s390x-64mib\n"
+    )
+    assert _error(path) == (
+        f"{path}:6: guests[0]: expected a mapping with keys such as profile, min, max, weight, hugepages, "
+        "memory, vcpus, workload; found 'zvm-s390x-64mib'"
+    )
