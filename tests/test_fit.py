@@ -249,3 +249,22 @@ def test_node_memory_weights_overrides_and_a_balloon_scenario(tmp_path: Path) ->
         assert node["used_kib"] <= node["capacity_kib"]
     assert scenario["total_guests"] > out["total_guests"]
     assert "scenario 'balloon-half' (overcommitted, not guaranteed)" in result.to_text()
+
+
+def test_a_scenario_never_changes_the_guaranteed_count(tmp_path: Path) -> None:
+    # The guaranteed plan counts every guest at its full size with no allocation ratio; a
+    # scenario (KSM, expected residency, balloon, memory_ratio) is planned beside it, never in it.
+    text = Path("examples/kvm-two-nodes.yaml").read_text()
+    without = text[: text.index("\nscenario:")] + "\n"
+    with_all = without + (
+        "scenario:\n  name: everything\n  resident: expected\n  ksm_shared: 16MiB\n"
+        "  balloon_percent: 50\n  memory_ratio: 2\n"
+    )
+    plain = fit(_host(tmp_path, without)).to_json()
+    assert plain["scenario"] is None
+    mixed = fit(_host(tmp_path, with_all)).to_json()
+    assert mixed["scenario"]["total_guests"] > mixed["total_guests"]
+    for key in ("total_guests", "guests", "nodes", "binding", "vcpu_used", "per_guest"):
+        assert mixed[key] == plain[key], key
+    for node in mixed["nodes"]:
+        assert node["scenario_reserve_kib"] == 0
