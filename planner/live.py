@@ -12,8 +12,8 @@ the resident guest RAM) and ``/proc/PID/status`` for its page tables.
 
 Nothing here writes to libvirt: the connection is read-only (the daemon refuses
 every mutating call on it) and the module calls only ``get*``/``list*``/``info``
-style APIs; ``tests/test_live.py`` scans this file for a deny-list of mutating
-calls. Nothing here judges the numbers either: capacity, commitment, warnings and
+style APIs; ``tests/test_live.py`` checks that every libvirt API this file names
+(called or passed on as a bound method) is on its read-only allow-list. Nothing here judges the numbers either: capacity, commitment, warnings and
 headroom are :mod:`planner.api`'s job.
 
 The parsers (:func:`parse_capabilities`, :func:`parse_domain_xml`,
