@@ -481,6 +481,20 @@ def _raise_infeasible(host_file: HostFile, plan: PlanResult) -> None:
     )
 
 
+def _check_ksm_shared(scenario: Scenario, per_guest: Mapping[str, PerGuest]) -> None:
+    """KSM merges pages a guest holds: what it shares must be less than the smallest guest."""
+    sizes = [pg.guest_memory_kib for pg in per_guest.values() if not pg.hugepages]
+    if sizes and scenario.ksm_shared_kib >= min(sizes):
+        origin = scenario.ksm_shared_origin
+        raise InputError(
+            f"expected less than the smallest guest ({format_kib(min(sizes))}); "
+            f"found {format_kib(scenario.ksm_shared_kib)}",
+            file=origin.file if origin else None,
+            line=origin.line if origin else None,
+            field="scenario.ksm_shared",
+        )
+
+
 def fit(host_path: str | Path) -> FitResult:
     """How many guests of the host file's profiles fit on its host, per NUMA node.
 
@@ -519,6 +533,7 @@ def fit(host_path: str | Path) -> FitResult:
     scenario_plan = None
     if host_file.scenario is not None:
         s = host_file.scenario
+        _check_ksm_shared(s, per_guest)
         resident = {name: _expected_resident_kib(pg, s, notes) for name, pg in per_guest.items()}
         scenario_plan = _pack(
             s.name, host_file, per_guest, capacity, resident, s.memory_ratio, s.ksm_shared_kib

@@ -454,6 +454,8 @@ class Scenario:
     ksm_shared_kib: int
     balloon_percent: float
     memory_ratio: float
+    #: where ``ksm_shared`` was stated (its bound depends on the guest sizes, checked by ``fit``)
+    ksm_shared_origin: Origin | None = None
 
 
 @dataclass(frozen=True)
@@ -790,7 +792,14 @@ def load_host_file(path: str | Path) -> HostFile:
     scenario = None
     if model.scenario is not None:
         s = model.scenario
-        scenario = Scenario(s.name, s.resident, s.ksm_shared or 0, s.balloon_percent, s.memory_ratio)
+        scenario = Scenario(
+            s.name,
+            s.resident,
+            s.ksm_shared or 0,
+            s.balloon_percent,
+            s.memory_ratio,
+            Origin(file, _line_of(lines, ("scenario", "ksm_shared"))),
+        )
     return HostFile(path=file, host=spec, guests=guests, objective=model.objective, scenario=scenario)
 
 

@@ -268,3 +268,16 @@ def test_a_scenario_never_changes_the_guaranteed_count(tmp_path: Path) -> None:
         assert mixed[key] == plain[key], key
     for node in mixed["nodes"]:
         assert node["scenario_reserve_kib"] == 0
+
+
+def test_ksm_cannot_share_more_than_a_guest_holds(tmp_path: Path) -> None:
+    path = _host(
+        tmp_path,
+        KVM_HOST + "  - profile: kvm-cloud-128mib\nscenario:\n  name: typo\n  ksm_shared: 10GiB\n",
+    )
+    result = runner.invoke(app, ["fit", str(path)])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"planner: error: {path}:10: scenario.ksm_shared: expected less than the smallest guest (128 MiB); "
+        "found 10 GiB\n"
+    )
