@@ -336,17 +336,17 @@ def start_lab() -> LibvirtLab:
         uid, gid = os.geteuid(), os.getegid()
     # short path: a unix socket path must stay under 108 bytes
     root = Path(tempfile.mkdtemp(prefix="planner-lv-", dir="/tmp"))
-    os.chmod(root, 0o755)
-    for sub in ("bin", "home", "run", "config/libvirt", "cache/libvirt", "guest"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
-    (root / "bin" / QEMU).symlink_to(qemu)
-    (root / "config" / "libvirt" / "qemu.conf").write_text('stdio_handler = "file"\n')
-    (root / "config" / "libvirt" / "libvirtd.conf").write_text(
-        'log_outputs = "3:file:' + str(root / "cache" / "libvirt" / "libvirtd.log") + '"\n'
-    )
-    _chown_tree(root, uid, gid)
     lab = LibvirtLab(root=root, uid=uid, gid=gid)
-    try:
+    try:  # from here on every failure removes the directory (and any daemon) again
+        os.chmod(root, 0o755)
+        for sub in ("bin", "home", "run", "config/libvirt", "cache/libvirt", "guest"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        (root / "bin" / QEMU).symlink_to(qemu)
+        (root / "config" / "libvirt" / "qemu.conf").write_text('stdio_handler = "file"\n')
+        (root / "config" / "libvirt" / "libvirtd.conf").write_text(
+            'log_outputs = "3:file:' + str(root / "cache" / "libvirt" / "libvirtd.log") + '"\n'
+        )
+        _chown_tree(root, uid, gid)
         lab.start_daemon()
     except BaseException:
         lab.close()
