@@ -1022,6 +1022,9 @@ class HostCheck:
     notes: tuple[str, ...] = ()
     hypervisor: str | None = None
     host_kernel: str | None = None
+    #: calibration assumed for the guests' kernels (libvirt does not say which kernel a guest
+    #: runs): the domains' ``kernel_need_kib`` and the ballooning warnings come from it
+    guest_kernel: str | None = None
     elapsed_s: float = 0.0
     capabilities_s: float = 0.0
 
@@ -1055,6 +1058,7 @@ class HostCheck:
             "notes": list(self.notes),
             "hypervisor": self.hypervisor,
             "host_kernel": self.host_kernel,
+            "guest_kernel": self.guest_kernel,
             "elapsed_s": round(self.elapsed_s, 3),
             "capabilities_s": round(self.capabilities_s, 3),
         }
@@ -1528,6 +1532,7 @@ def analyze_host(snap: live.HostSnapshot, settings: CheckSettings = CheckSetting
         notes=tuple(notes),
         hypervisor=hypervisor_name,
         host_kernel=host_kernel_name,
+        guest_kernel=guest_cal.name if guest_cal is not None else None,
         elapsed_s=snap.elapsed_s,
         capabilities_s=snap.capabilities_s,
     )
@@ -1767,7 +1772,9 @@ def _check_host_text(h: HostCheck) -> list[str]:
     lines = [
         f"{h.uri}: {h.driver}, libvirt {h.libvirt_version}, host {_printable(h.hostname or '?')}; "
         f"{format_kib(h.memory_kib)} in {len(h.nodes)} NUMA node(s); hypervisor {h.hypervisor}; "
-        f"host kernel {h.host_kernel or 'not modelled'}" + ("; OVER-COMMITTED" if h.over_committed else ""),
+        f"host kernel {h.host_kernel or 'not modelled'}"
+        + (f"; guest kernel {h.guest_kernel}" if h.guest_kernel else "")
+        + ("; OVER-COMMITTED" if h.over_committed else ""),
         "",
     ]
     rows = [

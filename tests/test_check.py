@@ -96,6 +96,8 @@ def test_ballooned_below_kernel_need_is_warned() -> None:
     ).kernel_kib
     assert 40 * 1024 < need < 256 * 1024  # the 512 MiB guest's kernel keeps more than the 40 MiB balloon
     assert by_name(host)["squeezed"].kernel_need_kib == need
+    assert host.guest_kernel == "debian12-cloud-amd64"  # named in the result, the JSON and the report
+    assert host.to_json()["guest_kernel"] == "debian12-cloud-amd64"
     ballooned = [w for w in host.warnings if "ballooned" in w]
     assert len(ballooned) == 1 and "'squeezed'" in ballooned[0]  # web-ballooned (512 of 1024 MiB) is fine
 

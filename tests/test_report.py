@@ -352,3 +352,10 @@ def test_check_report_tables_and_escaping(tmp_path: Path) -> None:
     for d in result.hosts[0].domains:
         assert int(domains[d.name]["max_memory_kib"]) == d.max_memory_kib
         assert int(domains[d.name]["committed_kib"]) == d.committed_kib
+    with (tmp_path / "csv" / "inputs.csv").open() as handle:
+        roles = {r["role"] for r in csv.DictReader(handle)}
+    # both calibrations the numbers come from: the host kernel's and the one assumed for the guests
+    assert {
+        f"kernel calibration {result.hosts[0].host_kernel}",
+        "kernel calibration debian12-cloud-amd64",
+    } <= roles

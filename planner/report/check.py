@@ -152,7 +152,9 @@ def _host_section(host: Any, index: int, many: bool) -> Section:
     lead = (
         f"{host.uri}: {host.driver} driver, libvirt {host.libvirt_version}, {format_kib(host.memory_kib)} in "
         f"{len(host.nodes)} NUMA node(s); hypervisor profile {host.hypervisor}; host kernel model "
-        f"{host.host_kernel or 'none'}; read in {host.elapsed_s:.2f} s. Committed = each active domain's "
+        f"{host.host_kernel or 'none'}"
+        + (f"; guest kernel model {host.guest_kernel}" if host.guest_kernel else "")
+        + f"; read in {host.elapsed_s:.2f} s. Committed = each active domain's "
         "full size (a balloon can grow back to it) plus the hypervisor's predicted per-guest overhead."
     )
     blocks: list[Any] = [_fill_chart(host, prefix), _nodes_table(host, prefix), _domains_table(host, prefix)]
@@ -352,9 +354,10 @@ def _provenance(result: Any) -> Provenance:
                     hypervisors[name] = load_hypervisor_profile(name)
                 except InputError:
                     continue
-        if h.host_kernel:
-            with contextlib.suppress(InputError):
-                files.append((f"kernel calibration {h.host_kernel}", load_calibration(h.host_kernel).path))
+        for kernel in (h.host_kernel, h.guest_kernel):
+            if kernel:
+                with contextlib.suppress(InputError):
+                    files.append((f"kernel calibration {kernel}", load_calibration(kernel).path))
     rows: list[tuple[str, str, str, Value, str, str]] = []
     for profile_name in result.profiles:
         try:
