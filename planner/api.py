@@ -905,6 +905,11 @@ class CheckNode:
     domains: tuple[str, ...]
 
     @property
+    def left_kib(self) -> int:
+        """Capacity minus committed: room for more guests, negative when over-committed. [KiB]"""
+        return self.capacity_kib - self.committed_kib
+
+    @property
     def over_committed(self) -> bool:
         """Guests can take more than the node has: of its ordinary memory (capacity minus the
         huge-page pool), or of the pool."""
@@ -920,6 +925,7 @@ class CheckNode:
             "memory_kib": self.memory_kib,
             "capacity_kib": self.capacity_kib,
             "committed_kib": self.committed_kib,
+            "left_kib": self.left_kib,
             "used_kib": self.used_kib,
             "free_kib": self.free_kib,
             "host_kernel_kib": self.host_kernel_kib,
@@ -1789,7 +1795,7 @@ def _check_host_text(h: HostCheck) -> list[str]:
                 _mib(n.hypervisor_reserve_kib + n.operator_reserve_kib),
                 _mib(n.capacity_kib),
                 _mib(n.committed_kib),
-                _mib(n.capacity_kib - n.committed_kib),
+                _mib(n.left_kib),
                 _opt_mib(n.used_kib),
                 _opt_mib(n.free_kib),
             ]

@@ -109,6 +109,7 @@ def test_over_committed_host() -> None:
     # three running 2 GiB guests on a 4 GiB host; the ballooned one counts in full, the shut-off one not
     assert node.committed_kib == 3 * (2097152 + overhead_kib("kvm-qemu", 2097152, 1))
     assert node.committed_kib > node.capacity_kib
+    assert node.left_kib < 0 and node.to_json()["left_kib"] == node.left_kib
     assert any(w.startswith("node 0 over-committed") for w in host.warnings)
 
 

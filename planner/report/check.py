@@ -170,7 +170,7 @@ def _host_section(host: Any, index: int, many: bool) -> Section:
 def _fill_chart(host: Any, prefix: str) -> Chart:
     bars = []
     for n in host.nodes:
-        left = n.capacity_kib - n.committed_kib
+        left = n.left_kib
         planned = (
             Segment("host_kernel", n.host_kernel_kib),
             Segment("hypervisor_reserve", n.hypervisor_reserve_kib),
@@ -217,7 +217,7 @@ def _nodes_table(host: Any, prefix: str) -> Table:
                 n.hypervisor_reserve_kib + n.operator_reserve_kib,
                 n.capacity_kib,
                 n.committed_kib,
-                n.capacity_kib - n.committed_kib,
+                n.left_kib,
                 n.committed_kib / n.capacity_kib if n.capacity_kib > 0 else None,
                 n.used_kib,
                 n.free_kib,
