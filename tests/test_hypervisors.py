@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -12,6 +13,8 @@ from planner.config import list_profile_names, load_hypervisor_profile
 from planner.errors import InputError
 from planner.hypervisors import build_params, esxi, xen
 from planner.units import KIB_PER_GIB, KIB_PER_MIB
+
+PROFILES = Path(__file__).parent.parent / "profiles" / "hypervisors"
 
 
 @pytest.mark.parametrize(
@@ -150,3 +153,20 @@ def test_build_params_rejects_unknown_and_missing_parameters() -> None:
         build_params("zvm", {"pgmbk_kib_per_mib": 8})
     with pytest.raises(InputError, match="expected one of esxi, kvm-qemu"):
         build_params("hyperv", {})
+
+
+def test_a_parameter_check_names_its_parameter(tmp_path: Path) -> None:
+    text = (PROFILES / "kvm-qemu.yaml").read_text()
+    assert "    value: 512\n" in text
+    path = tmp_path / "kvm.yaml"
+    path.write_text(text.replace("    value: 512\n", "    value: 0\n"))
+    line = text.splitlines().index("    value: 512") + 1
+    with pytest.raises(InputError) as err:
+        load_hypervisor_profile(str(path))
+    assert str(err.value) == (
+        f"{path}:{line}: parameters.page_table_ram_divisor: expected a whole number >= 1; found 0"
+    )
+    table = {"table_memory_mib": [256, 1024], "table_vcpu_count": [1, 2]}
+    values = {**table, "table_overhead_mib": [[20.29, 24.28], [25.90, 29.91]], "system_kib": 0}
+    with pytest.raises(InputError, match=r"^free_reserve_fraction: expected a number below 1; found 1\.5$"):
+        build_params("esxi", {**values, "free_reserve_fraction": 1.5})

@@ -185,7 +185,4 @@ def build_params(model: str, values: Mapping[str, object]) -> Any:
     if missing:
         raise InputError(f"model {model} needs parameter(s) {', '.join(missing)}", field=missing[0])
     kwargs = {name: _coerce(name, fields[name], values[name]) for name in fields}
-    try:
-        return stack.params_type(**kwargs)
-    except ValueError as err:
-        raise InputError(str(err)) from None
+    return stack.params_type(**kwargs)  # whose checks raise InputError with the field

@@ -19,6 +19,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from planner.errors import InputError
 from planner.units import KIB_PER_MIB
 
 
@@ -34,19 +35,24 @@ class EsxiParams:
 
     def __post_init__(self) -> None:
         rows, cols = self.table_memory_mib, self.table_vcpu_count
-        if len(rows) < 2 or len(cols) < 2:
-            raise ValueError("table_overhead_mib: expected at least 2 rows and 2 columns")
-        if list(rows) != sorted(set(rows)) or list(cols) != sorted(set(cols)):
-            raise ValueError("table_memory_mib, table_vcpu_count: expected strictly increasing values")
+        for name, points in (("table_memory_mib", rows), ("table_vcpu_count", cols)):
+            if len(points) < 2 or list(points) != sorted(set(points)):
+                raise InputError(
+                    f"expected at least 2 strictly increasing values; found {list(points)}", field=name
+                )
         if len(self.table_overhead_mib) != len(rows) or any(
             len(r) != len(cols) for r in self.table_overhead_mib
         ):
-            raise ValueError(
-                f"table_overhead_mib: expected {len(rows)} rows of {len(cols)} values "
-                "(one per table_memory_mib, table_vcpu_count)"
+            raise InputError(
+                f"expected {len(rows)} rows of {len(cols)} values (one per table_memory_mib, "
+                f"table_vcpu_count); found {[len(r) for r in self.table_overhead_mib]} values per row",
+                field="table_overhead_mib",
             )
         if self.free_reserve_fraction >= 1:
-            raise ValueError("free_reserve_fraction: expected a number below 1")
+            raise InputError(
+                f"expected a number below 1; found {self.free_reserve_fraction}",
+                field="free_reserve_fraction",
+            )
 
 
 def _segment(points: Sequence[float], x: float) -> tuple[int, float]:

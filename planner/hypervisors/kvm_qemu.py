@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from planner.errors import InputError
 from planner.hypervisors.common import ceil_div
 
 
@@ -32,7 +33,10 @@ class KvmQemuParams:
 
     def __post_init__(self) -> None:
         if self.page_table_ram_divisor < 1:
-            raise ValueError("page_table_ram_divisor: expected a whole number >= 1")
+            raise InputError(
+                f"expected a whole number >= 1; found {self.page_table_ram_divisor}",
+                field="page_table_ram_divisor",
+            )
 
 
 def host_overhead_kib(guest_memory_kib: int, vcpu_count: int, params: KvmQemuParams) -> int:
