@@ -13,8 +13,9 @@ the resident guest RAM) and ``/proc/PID/status`` for its page tables.
 Nothing here writes to libvirt: the connection is read-only (the daemon refuses
 every mutating call on it) and the module calls only ``get*``/``list*``/``info``
 style APIs; ``tests/test_live.py`` checks that every libvirt API this file names
-(called or passed on as a bound method) is on its read-only allow-list. Nothing here judges the numbers either: capacity, commitment, warnings and
-headroom are :mod:`planner.api`'s job.
+(called or passed on as a bound method) is on its read-only allow-list. Nothing
+here judges the numbers either: capacity, commitment, warnings and headroom are
+:mod:`planner.api`'s job.
 
 The parsers (:func:`parse_capabilities`, :func:`parse_domain_xml`,
 :func:`parse_smaps_rollup`, :func:`guest_ram_mappings`) are pure functions over
@@ -296,7 +297,8 @@ def validate_uri(uri: str) -> str:
     Raises
     ------
     InputError
-        For anything else (a bare word, spaces, an empty string).
+        For anything else (a bare word, spaces, an empty string), and for a ``test://`` URI
+        that names a host or a host file that does not exist.
     """
     if not _URI_RE.match(uri):
         raise InputError(
@@ -304,6 +306,17 @@ def validate_uri(uri: str) -> str:
             f"test:///path/host.xml; found {uri!r}",
             field="URI",
         )
+    parts = urlsplit(uri)
+    if parts.scheme == "test":  # libvirt would try TLS to a host, or print libxml2 noise for a missing file
+        if parts.netloc:
+            raise InputError(
+                f"expected test:///ABSOLUTE/PATH.xml (three slashes) or test:///default; found {uri!r}",
+                field="URI",
+            )
+        if parts.path != "/default" and not Path(parts.path).is_file():
+            raise InputError(
+                f"expected a test-driver host file at {parts.path}; found no such file", field="URI"
+            )
     return uri
 
 

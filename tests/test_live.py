@@ -8,6 +8,7 @@ verbatim (the test driver models no cells for file hosts: reference/libvirt-reci
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,20 @@ def test_the_connection_is_read_only() -> None:
 def test_malformed_uri_is_input_error(bad: str) -> None:
     with pytest.raises(InputError, match="expected a libvirt URI"):
         live.validate_uri(bad)
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ("test://relative/host.xml", "expected test:///ABSOLUTE/PATH.xml (three slashes)"),
+        ("test:///nonexistent/host.xml", "expected a test-driver host file at /nonexistent/host.xml"),
+    ],
+)
+def test_bad_test_driver_uri_is_input_error(bad: str, message: str) -> None:
+    with pytest.raises(InputError, match=re.escape(message)):
+        live.validate_uri(bad)
+    assert live.validate_uri("test:///default") == "test:///default"
+    assert live.validate_uri(uri("host-mixed.xml")) == uri("host-mixed.xml")
 
 
 @pytest.mark.parametrize(
