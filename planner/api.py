@@ -26,6 +26,7 @@ from planner.config import (
 )
 from planner.errors import InfeasibleError, InputError, PlannerError
 from planner.hypervisors import HypervisorProfile
+from planner.hypervisors.common import on_node0
 from planner.units import KIB_PER_MIB, format_kib
 
 #: Step of the search for ``memory: auto`` sizes. [KiB]
@@ -359,7 +360,7 @@ def _capacity(host_file: HostFile, notes: list[str]) -> _Capacity:
             f"host kernel {host.kernel.name} not subtracted: {host.hypervisor.stack.host_kernel_note}"
         )
     if host.hypervisor_reserve_kib is not None:
-        hyp = tuple(host.hypervisor_reserve_kib if k == 0 else 0 for k in range(count))
+        hyp = on_node0(host.hypervisor_reserve_kib, count)
     else:
         hyp = host.hypervisor.host_reserve_kib(nodes, host.cpu_count)
     base, extra = divmod(host.operator_reserve_kib, count)

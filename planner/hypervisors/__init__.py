@@ -74,7 +74,7 @@ STACKS: dict[str, Stack] = {
         "xen-xapi",
         xen.XapiParams,
         xen.xapi_host_overhead_kib,
-        xen.xapi_host_reserve_kib,
+        xen.host_reserve_kib,
         "none",
         "dom0's Linux kernel lives inside the dom0 reserve; Xen itself is in xen_heap_kib",
     ),

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from planner.errors import InputError
-from planner.hypervisors.common import ceil_div
+from planner.hypervisors.common import ceil_div, on_node0
 
 
 @dataclass(frozen=True)
@@ -68,4 +68,4 @@ def host_reserve_kib(
     node_memory_kib: Sequence[int], cpu_count: int, params: KvmQemuParams
 ) -> tuple[int, ...]:
     """libvirtd's own RSS [1], on node 0. [KiB per node]"""
-    return tuple(params.daemon_kib if k == 0 else 0 for k in range(len(node_memory_kib)))
+    return on_node0(params.daemon_kib, len(node_memory_kib))

@@ -22,7 +22,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from planner.hypervisors.common import ceil_div, round_up
+from planner.hypervisors.common import ceil_div, on_node0, round_up
 from planner.units import KIB_PER_MIB, PAGE_KIB
 
 #: pages of 4 KiB per MiB: xapi's ``mib_of_pages_used`` rounds pages up to whole MiB [2]
@@ -108,19 +108,11 @@ def dom0_kib(host_memory_kib: int, base_kib: int, fraction: float, max_kib: int)
     return min(base_kib + math.ceil(fraction * host_memory_kib), max_kib)
 
 
-def host_reserve_kib(node_memory_kib: Sequence[int], cpu_count: int, params: LibxlParams) -> tuple[int, ...]:
-    """Xen itself and dom0, on node 0 [3]. [KiB per node]"""
-    reserve = params.xen_heap_kib + dom0_kib(
-        sum(node_memory_kib), params.dom0_base_kib, params.dom0_fraction, params.dom0_max_kib
-    )
-    return tuple(reserve if k == 0 else 0 for k in range(len(node_memory_kib)))
-
-
-def xapi_host_reserve_kib(
-    node_memory_kib: Sequence[int], cpu_count: int, params: XapiParams
+def host_reserve_kib(
+    node_memory_kib: Sequence[int], cpu_count: int, params: LibxlParams | XapiParams
 ) -> tuple[int, ...]:
-    """Xen itself and dom0, on node 0 [3]. [KiB per node]"""
+    """Xen itself and dom0, on node 0 [3] (the same under libxl and xapi). [KiB per node]"""
     reserve = params.xen_heap_kib + dom0_kib(
         sum(node_memory_kib), params.dom0_base_kib, params.dom0_fraction, params.dom0_max_kib
     )
-    return tuple(reserve if k == 0 else 0 for k in range(len(node_memory_kib)))
+    return on_node0(reserve, len(node_memory_kib))

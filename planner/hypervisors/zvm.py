@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from planner.hypervisors.common import ceil_div
+from planner.hypervisors.common import ceil_div, on_node0
 from planner.units import KIB_PER_MIB
 
 
@@ -39,4 +39,4 @@ def host_overhead_kib(guest_memory_kib: int, vcpu_count: int, params: ZvmParams)
 
 def host_reserve_kib(node_memory_kib: Sequence[int], cpu_count: int, params: ZvmParams) -> tuple[int, ...]:
     """CP's own storage [2], on node 0. [KiB per node]"""
-    return tuple(params.cp_reserve_kib if k == 0 else 0 for k in range(len(node_memory_kib)))
+    return on_node0(params.cp_reserve_kib, len(node_memory_kib))
