@@ -232,10 +232,9 @@ def bootlab(
                 busybox=busybox, allow_system_changes=allow_system_changes, progress=tick,
             )  # fmt: skip
         except KeyboardInterrupt:
-            typer.echo(
-                f"planner: interrupted; qemu killed; {output}/manifest.json lists the finished boots",
-                err=True,
-            )
+            manifest = output / campaign.MANIFEST_NAME
+            done = f"{manifest} lists the finished boots" if manifest.is_file() else "no boot had finished"
+            typer.echo(f"planner: interrupted; qemu killed; {done}", err=True)
             raise typer.Exit(130) from None
     calibrated = None
     if calibrate is not None:

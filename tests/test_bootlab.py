@@ -227,6 +227,10 @@ def test_cli_bad_sizes_and_vcpus(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "--memory: expected a size such as 128MiB" in result.output
     result = runner.invoke(app, ["bootlab", "--kernel", "x", "--vcpus", "0", "-o", str(tmp_path)])
     assert result.exit_code == 2 and "--vcpus: expected a positive whole number; found '0'" in result.output
+    result = runner.invoke(app, ["bootlab", "--kernel", "x", "--jobs", "0", "-o", str(tmp_path)])
+    assert result.exit_code == 2 and result.output == "planner: error: --jobs: expected at least 1; found 0\n"
+    result = runner.invoke(app, ["bootlab", "--kernel", "x", "--find-min", "-o", str(tmp_path)])
+    assert result.exit_code == 2 and "--memory: expected two sizes bounding the search" in result.output
 
 
 def test_cli_output_is_a_file_or_holds_another_kernel(cloud_kernel: Path, tmp_path: Path) -> None:
@@ -419,6 +423,41 @@ def test_sigterm_kills_qemu_and_leaves_a_whole_manifest(cloud_kernel: Path, tmp_
     manifest = json.loads((out / "manifest.json").read_text())  # whole JSON, the finished boot only
     assert [b["log"] for b in manifest["boots"]] == ["64MiB-1cpu.log"]
     assert sorted(os.listdir(out)) == ["64MiB-1cpu.log", "manifest.json"]  # no partial log, no temp file
+
+
+@pytest.mark.qemu
+def test_sigterm_during_the_kvm_probe_kills_the_probe_qemu(cloud_kernel: Path, tmp_path: Path) -> None:
+    """The KVM probe boot (``--accel auto``) runs before any boot; SIGTERM then must kill it too."""
+    if not campaign._kvm_usable_here("x86_64"):
+        pytest.skip("no usable /dev/kvm here: --accel auto runs no KVM probe boot to interrupt")
+    kernel = tmp_path / "vmlinuz-copy"
+    shutil.copyfile(cloud_kernel, kernel)
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "planner", "bootlab", "--kernel", str(kernel), "--accel", "auto"),
+            *("--memory", "128MiB", "-o", str(out)),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not _qemu_pids_using(kernel):
+        assert time.monotonic() < deadline and proc.poll() is None, "the KVM probe boot never started"
+        time.sleep(0.02)
+    probing = not out.exists()  # bootlab makes the output directory after the probe
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    left = _qemu_pids_using(kernel)
+    for pid in left:  # do not leave a hung KVM guest behind when the test fails
+        os.kill(pid, signal.SIGKILL)
+    assert proc.returncode == 130, stderr
+    assert left == []
+    if not probing:
+        pytest.skip("the KVM probe finished before it could be interrupted (KVM works here)")
+    assert stderr.strip().splitlines()[-1] == "planner: interrupted; qemu killed; no boot had finished"
+    assert not out.exists()
 
 
 @pytest.mark.qemu

@@ -592,31 +592,35 @@ def run_campaign(
     for m in memory_kib:
         if m % KIB_PER_MIB:
             raise InputError(f"expected whole MiB; found {size_label_kib(m)}", field="--memory")
-    lab = prepare_lab(
-        kernel,
-        arch=arch,
-        machine=machine,
-        cmdline=cmdline,
-        accel=accel,
-        timeout_s=timeout_s,
-        busybox=busybox,
-        allow_system_changes=allow_system_changes,
-    )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if find_min_step_kib is not None:
-        if len(memory_kib) < 2:
-            raise InputError("expected two sizes bounding the search, e.g. 16MiB,512MiB", field="--memory")
-        fm = find_min(
-            lab,
-            out_dir,
-            low_kib=min(memory_kib),
-            high_kib=max(memory_kib),
-            step_kib=find_min_step_kib,
-            vcpu_count=vcpu_counts[0],
-            jobs=jobs,
-            progress=progress,
+    if find_min_step_kib is not None and len(memory_kib) < 2:
+        raise InputError("expected two sizes bounding the search, e.g. 16MiB,512MiB", field="--memory")
+    if jobs is not None and jobs < 1:
+        raise InputError(f"expected at least 1; found {jobs}", field="--jobs")
+    # from the first qemu on (the KVM probe boot in prepare_lab), SIGTERM/SIGHUP kill it
+    with _terminate_as_interrupt():
+        lab = prepare_lab(
+            kernel,
+            arch=arch,
+            machine=machine,
+            cmdline=cmdline,
+            accel=accel,
+            timeout_s=timeout_s,
+            busybox=busybox,
+            allow_system_changes=allow_system_changes,
         )
-        return CampaignResult(lab, out_dir, fm.records, out_dir / MANIFEST_NAME, fm)
-    specs = [BootSpec(m, n, tag) for n in vcpu_counts for m in memory_kib]
-    records = run_boots(lab, specs, out_dir, jobs=jobs, progress=progress)
-    return CampaignResult(lab, out_dir, records, out_dir / MANIFEST_NAME)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if find_min_step_kib is not None:
+            fm = find_min(
+                lab,
+                out_dir,
+                low_kib=min(memory_kib),
+                high_kib=max(memory_kib),
+                step_kib=find_min_step_kib,
+                vcpu_count=vcpu_counts[0],
+                jobs=jobs,
+                progress=progress,
+            )
+            return CampaignResult(lab, out_dir, fm.records, out_dir / MANIFEST_NAME, fm)
+        specs = [BootSpec(m, n, tag) for n in vcpu_counts for m in memory_kib]
+        records = run_boots(lab, specs, out_dir, jobs=jobs, progress=progress)
+        return CampaignResult(lab, out_dir, records, out_dir / MANIFEST_NAME)
