@@ -16,9 +16,10 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from planner.files import write_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "fit-cold.md"
@@ -66,9 +67,7 @@ def main() -> int:
     print(text)
     if args.write:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=RESULTS.parent, delete=False, suffix=".tmp") as tmp:
-            tmp.write(text)
-        os.replace(tmp.name, RESULTS)
+        write_atomic(RESULTS, text)
     return 0 if ok else 1
 
 

@@ -1,9 +1,9 @@
 """Solver speed: 20 guest profiles on 8 NUMA nodes (issue 4 target: under 100 ms per solve).
 
-The instance is deterministic: 20 profiles from 64 MiB to 16 GiB with 1-8 vCPUs (sizes
-and overheads like the shipped KVM profiles), some with minimum and maximum counts, on a
-1 TiB host of 8 nodes x 128 GiB with 256 CPUs x 16 vCPUs; both objectives. scipy is
-imported before timing (its import is the cold-start benchmark's business).
+The instance is deterministic: 20 profiles from 64 MiB to 16 GiB with 1-8 vCPUs (overheads
+from the shipped kvm-qemu profile), some with minimum and maximum counts, on a 1 TiB host of
+8 nodes x 128 GiB with 256 CPUs x 16 vCPUs; both objectives. scipy is imported before
+timing (its import is the cold-start benchmark's business).
 
 Run:  .venv/bin/python benchmarks/bench_solver.py [--write] [--repeat N]
 (--write records the table in benchmarks/results/fit-solver.md)
@@ -16,12 +16,13 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import scipy
 
+from planner.config import load_hypervisor_profile
+from planner.files import write_atomic
 from planner.solver import GuestKind, NodeCapacity, PackingProblem, Plan, solve
 from planner.units import KIB_PER_GIB, KIB_PER_MIB
 
@@ -53,10 +54,11 @@ def problem(objective: str) -> PackingProblem:
         12288,
         16384,
     ]
+    kvm = load_hypervisor_profile("kvm-qemu")
     kinds = []
     for i, size_mib in enumerate(sizes_mib):
         vcpu_count = 1 + (i * 7) % 8
-        overhead_kib = 50 * KIB_PER_MIB + 2458 * (vcpu_count - 1) + size_mib * KIB_PER_MIB // 512 + 256
+        overhead_kib = kvm.host_overhead_kib(size_mib * KIB_PER_MIB, vcpu_count)
         kinds.append(
             GuestKind(
                 name=f"p{i:02d}-{size_mib}mib",
@@ -116,9 +118,7 @@ def main() -> int:
     print(text)
     if args.write:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=RESULTS.parent, delete=False, suffix=".tmp") as tmp:
-            tmp.write(text)
-        os.replace(tmp.name, RESULTS)
+        write_atomic(RESULTS, text)
     return 0 if ok else 1
 
 
