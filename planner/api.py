@@ -19,10 +19,10 @@ from planner.config import (
     GuestRequest,
     HostFile,
     HostSpec,
-    Origin,
     Scenario,
     load_host_file,
     load_hypervisor_profile,
+    located,
 )
 from planner.errors import InfeasibleError, InputError, PlannerError
 from planner.hypervisors import HypervisorProfile
@@ -215,12 +215,6 @@ class FitResult:
 
 
 # --- fit ------------------------------------------------------------------------------------------
-def _located(err: InputError, origin: Origin, field_name: str) -> InputError:
-    if err.file is not None:
-        return err
-    return type(err)(err.message, file=origin.file, line=origin.line, field=field_name)
-
-
 def _usable(guest: GuestRequest, memory_kib: int, out_of_range: str) -> tuple[Any, int, int]:
     """(prediction, workload kernel KiB, user-available KiB) at one size."""
     from planner.kernel.model import GuestSpec, predict, workload_kernel_kib
@@ -286,7 +280,7 @@ def _per_guest(guest: GuestRequest, index: int, host_file: HostFile) -> PerGuest
         p, wk, usable = _usable(guest, memory_kib, "warn")
     except InputError as err:
         field_name = f"guests[{index}].memory" if memory_origin.file == host_file.path else "memory"
-        raise _located(err, memory_origin, field_name) from None
+        raise located(err, memory_origin, field_name) from None
     if wl is not None and usable < wl.user_memory_kib:
         hint = _smallest_fitting_kib(guest)
         fix = f"memory: {format_kib(hint)} or memory: auto" if hint else "a smaller workload"
@@ -353,7 +347,7 @@ def _capacity(host_file: HostFile, notes: list[str]) -> _Capacity:
         try:
             h = predict_host(host.kernel, list(nodes), host.cpu_count, host.cmdline)
         except InputError as err:
-            raise _located(err, host.origin, "host.kernel") from None
+            raise located(err, host.origin, "host.kernel") from None
         kernel_kib = tuple(h.node_kernel_kib)
     elif host.kernel is not None:
         notes.append(

@@ -617,13 +617,22 @@ def _load_calibration_cached(name: str) -> Calibration:
     return load_calibration(name)
 
 
+def located(err: InputError, origin: Origin, field: str) -> InputError:
+    """``err`` if it already names its file, else the same error at ``origin``, ``field``.
+
+    A profile or calibration named in a host file fails either inside its own file (which the
+    error names) or as a name that does not resolve: then the host file's line is the place.
+    """
+    if err.file is not None:
+        return err
+    return type(err)(err.message, file=origin.file, line=origin.line, field=field)
+
+
 def _calibration(name: str, origin: Origin, field: str) -> Calibration:
     try:
         return _load_calibration_cached(name)
     except InputError as err:
-        if err.file is not None:
-            raise
-        raise InputError(err.message, file=origin.file, line=origin.line, field=field) from None
+        raise located(err, origin, field) from None
 
 
 def _guest_hypervisor(profile: GuestProfile, host_hypervisor: HypervisorProfile) -> HypervisorProfile | None:
@@ -651,11 +660,7 @@ def _guest_request(
     try:
         profile = load_guest_profile(entry.profile)
     except InputError as err:
-        if err.file is not None:
-            raise
-        raise InputError(
-            err.message, file=file, line=profile_origin.line, field=f"guests[{index}].profile"
-        ) from None
+        raise located(err, profile_origin, f"guests[{index}].profile") from None
     guest_hypervisor = _guest_hypervisor(profile, hypervisor)
     if guest_hypervisor is None:
         fitting = [
@@ -742,9 +747,7 @@ def load_host_file(path: str | Path) -> HostFile:
     try:
         hypervisor = load_hypervisor_profile(host.hypervisor)
     except InputError as err:
-        if err.file is not None:
-            raise
-        raise InputError(err.message, file=file, line=hyp_origin.line, field="host.hypervisor") from None
+        raise located(err, hyp_origin, "host.hypervisor") from None
     kernel = None
     if host.kernel is not None:
         kernel = _calibration(host.kernel, Origin(file, _line_of(lines, ("host", "kernel"))), "host.kernel")
