@@ -359,3 +359,6 @@ def test_check_report_tables_and_escaping(tmp_path: Path) -> None:
         f"kernel calibration {result.hosts[0].host_kernel}",
         "kernel calibration debian12-cloud-amd64",
     } <= roles
+    with (tmp_path / "csv" / "sources.csv").open() as handle:
+        sources = {(r["name"], r["parameter"]): r["value"] for r in csv.DictReader(handle)}
+    assert sources[("kvm-cloud-128mib", "memory")] == "128 MiB"  # the value beside its source

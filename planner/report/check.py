@@ -14,15 +14,19 @@ import shlex
 from collections.abc import Sequence
 from typing import Any
 
-from planner import data_dir
 from planner.errors import InputError
 from planner.report import charts
 from planner.report.charts import Bar, BarPanel, Segment, Style
 from planner.report.common import (
+    FILL_STYLES_NODE,
+    SourceRow,
     binding_text,
+    hypervisor_file,
+    hypervisor_source_rows,
     inputs_table,
     mib_text,
     now_utc,
+    profile_source_rows,
     sources_table,
     versions_table,
 )
@@ -40,11 +44,9 @@ from planner.report.context import (
 )
 from planner.units import format_kib
 
-#: Segments of a node's fill.
+#: Segments of a node's fill (the host's own parts drawn as in the fit report).
 NODE_FILL_STYLES: dict[str, Style] = {
-    "host_kernel": Style("host kernel", "#EE8866", "\\\\\\"),
-    "hypervisor_reserve": Style("hypervisor reserve", "#EEDD88", "xxx"),
-    "operator_reserve": Style("operator reserve", "#DDDDDD", "-"),
+    **{k: FILL_STYLES_NODE[k] for k in ("host_kernel", "hypervisor_reserve", "operator_reserve")},
     "committed": Style("committed by domains (full size + overhead)", "#77AADD", "//"),
     "over": Style("over-committed (beyond capacity)", "#CC3311", "xx"),
     "left": Style("capacity left", "#FFFFFF", ""),
@@ -289,7 +291,7 @@ def _domains_table(host: Any, prefix: str) -> Table:
         f"{prefix}domains",
         "Domains",
         (
-            Column("name", "domain"),
+            Column("name", "domain", "code"),
             Column("state", "state"),
             Column("vcpu_count", "vCPUs", "count"),
             Column("max_memory_kib", "configured", "kib_as_mib", "MiB"),
@@ -334,11 +336,6 @@ def _headroom_table(host: Any, prefix: str) -> Table:
 
 
 # --- provenance -----------------------------------------------------------------------------------
-def _shipped(kind: str, name: str) -> str | None:
-    entry = data_dir("profiles") / kind / f"{name}.yaml"
-    return str(entry) if entry.is_file() else None
-
-
 def _provenance(result: Any) -> Provenance:
     from planner.config import load_guest_profile, load_hypervisor_profile
     from planner.kernel.calibration import load_calibration
@@ -358,20 +355,17 @@ def _provenance(result: Any) -> Provenance:
             if kernel:
                 with contextlib.suppress(InputError):
                     files.append((f"kernel calibration {kernel}", load_calibration(kernel).path))
-    rows: list[tuple[str, str, str, Value, str, str]] = []
+    rows: list[SourceRow] = []
     for profile_name in result.profiles:
         try:
             profile = load_guest_profile(profile_name)
         except InputError:
             continue
         files.append((f"guest profile {profile_name}", profile.origin.file))
-        rows += [("guest profile", profile_name, k, None, "", text) for k, text in profile.sources.items()]
+        rows += profile_source_rows(profile_name, profile)
     for hv in hypervisors.values():
-        files.append((f"hypervisor profile {hv.name}", _shipped("hypervisors", hv.name)))
-        for param, src in hv.sources.items():
-            value = getattr(hv.params, param, None)
-            shown: Value = value if isinstance(value, int | float | str) else None
-            rows.append(("hypervisor", hv.name, param, shown, src.kind, src.source))
+        files.append((f"hypervisor profile {hv.name}", hypervisor_file(hv.name)))
+        rows += hypervisor_source_rows(hv)
     uris: Sequence[tuple[str, str]] = [("libvirt URI", h.uri) for h in result.hosts]
     args = ["planner", "check", *(h.uri for h in result.hosts)]
     for p in result.profiles:

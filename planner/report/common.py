@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from planner import __version__
+from planner import __version__, data_dir
 from planner.errors import InfeasibleError, InputError
 from planner.report import charts
 from planner.report.charts import Segment, Style
@@ -333,7 +333,7 @@ def inputs_table(
 
 
 def sources_table(
-    rows: Sequence[tuple[str, str, str, Value, str, str]],
+    rows: Sequence[SourceRow],
     *,
     title: str = "Parameter sources",
     caption: str = "Profile and hypervisor parameters with the source each names (how: published, "
@@ -354,6 +354,48 @@ def sources_table(
         tuple(rows),
         caption=caption,
     )
+
+
+#: One row of the parameter sources table: (kind, name, parameter, value, how, source).
+SourceRow = tuple[str, str, str, Value, str, str]
+
+
+def hypervisor_file(name: str) -> str | None:
+    """The shipped hypervisor profile file of ``name``, or None (not a shipped profile)."""
+    entry = data_dir("profiles") / "hypervisors" / f"{name}.yaml"
+    return str(entry) if entry.is_file() else None
+
+
+def hypervisor_source_rows(hv: Any) -> list[SourceRow]:
+    """A hypervisor profile's parameters, each with its value and the source it names."""
+    rows: list[SourceRow] = []
+    for param, src in hv.sources.items():
+        value = getattr(hv.params, param, None)
+        shown: Value = value if isinstance(value, int | float | str) else None
+        rows.append(("hypervisor", hv.name, param, shown, src.kind, src.source))
+    return rows
+
+
+def profile_value(profile: Any, key: str) -> Value:
+    """The value of a guest profile's sourced key, as a reader reads it (``128 MiB``)."""
+    if key == "memory":
+        return "auto" if profile.memory_kib == "auto" else format_kib(profile.memory_kib)
+    if key == "vcpus":
+        return int(profile.vcpu_count)
+    if key == "boot_footprint" and profile.boot_footprint_kib is not None:
+        return format_kib(profile.boot_footprint_kib)
+    if key == "workload" and profile.workload is not None:
+        return f"{format_kib(profile.workload.user_memory_kib)}, {profile.workload.thread_count} threads"
+    value: Value = getattr(profile, key, None)
+    return value if isinstance(value, str | int | float) else None
+
+
+def profile_source_rows(name: str, profile: Any) -> list[SourceRow]:
+    """A guest profile's ``sources:`` entries, each with the value it explains."""
+    return [
+        ("guest profile", name, key, profile_value(profile, key), "", text)
+        for key, text in profile.sources.items()
+    ]
 
 
 #: Distributions whose versions a report lists (those that computed or drew it).

@@ -12,20 +12,24 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from planner import data_dir
 from planner.report import charts
 from planner.report.charts import Bar, BarPanel, Mark, Segment, Series, Style
 from planner.report.common import (
     FILL_STYLES_NODE,
+    SourceRow,
     binding_kind,
     binding_text,
     calibration_section,
     guest_styles,
+    hypervisor_file,
+    hypervisor_source_rows,
     inputs_table,
     kernel_segments,
     mib_text,
     now_utc,
     predict_sweep,
+    profile_source_rows,
+    profile_value,
     sources_table,
     sweep_sizes_kib,
     term_label,
@@ -671,24 +675,6 @@ def _sizing(result: Any, requests: Mapping[str, Any], host_file: Any) -> Section
 
 
 # --- provenance -----------------------------------------------------------------------------------
-def _hypervisor_file(name: str) -> Any:
-    entry = data_dir("profiles") / "hypervisors" / f"{name}.yaml"
-    return str(entry) if entry.is_file() else None
-
-
-def _profile_value(profile: Any, key: str) -> Value:
-    if key == "memory":
-        return "auto" if profile.memory_kib == "auto" else format_kib(profile.memory_kib)
-    if key == "vcpus":
-        return int(profile.vcpu_count)
-    if key == "boot_footprint" and profile.boot_footprint_kib is not None:
-        return format_kib(profile.boot_footprint_kib)
-    if key == "workload" and profile.workload is not None:
-        return f"{format_kib(profile.workload.user_memory_kib)}, {profile.workload.thread_count} threads"
-    value: Value = getattr(profile, key, None)
-    return value if isinstance(value, str | int | float) else None
-
-
 def _provenance(result: Any, host_file: Any, requests: Mapping[str, Any]) -> Provenance:
     files: list[tuple[str, Any]] = [("host file", result.host_file)]
     hypervisors = {host_file.host.hypervisor.name: host_file.host.hypervisor}
@@ -696,36 +682,24 @@ def _provenance(result: Any, host_file: Any, requests: Mapping[str, Any]) -> Pro
         files.append((f"guest profile {name}", r.profile.origin.file))
         hypervisors.setdefault(r.hypervisor.name, r.hypervisor)
     for hv in hypervisors:
-        files.append((f"hypervisor profile {hv}", _hypervisor_file(hv)))
+        files.append((f"hypervisor profile {hv}", hypervisor_file(hv)))
     cals = [r.calibration for r in requests.values()]
     if host_file.host.kernel is not None:
         cals.append(host_file.host.kernel)
     for cal in cals:
         files.append((f"kernel calibration {cal.name}", cal.path))
-    rows: list[tuple[str, str, str, Value, str, str]] = []
+    rows: list[SourceRow] = []
     for hv in hypervisors.values():
-        for param, src in hv.sources.items():
-            value = getattr(hv.params, param, None)
-            rows.append(
-                (
-                    "hypervisor",
-                    hv.name,
-                    param,
-                    value if isinstance(value, int | float | str) else None,
-                    src.kind,
-                    src.source,
-                )
-            )
+        rows += hypervisor_source_rows(hv)
     for name, r in requests.items():
-        for key, text in r.profile.sources.items():
-            rows.append(("guest profile", name, key, _profile_value(r.profile, key), "", text))
+        rows += profile_source_rows(name, r.profile)
         if r.workload is not None and r.workload.source:
             rows.append(
                 (
                     "guest profile",
                     name,
                     "workload",
-                    _profile_value(r.profile, "workload"),
+                    profile_value(r.profile, "workload"),
                     "",
                     r.workload.source,
                 )
