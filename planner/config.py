@@ -653,7 +653,12 @@ def _guest_hypervisor(profile: GuestProfile, host_hypervisor: HypervisorProfile)
 
 
 def _guest_request(
-    entry: GuestEntryModel, index: int, lines: LineMap, file: str, hypervisor: HypervisorProfile
+    entry: GuestEntryModel,
+    index: int,
+    lines: LineMap,
+    file: str,
+    hypervisor: HypervisorProfile,
+    cpu_count: int,
 ) -> GuestRequest:
     line = _line_of(lines, ("guests", index))
     profile_origin = Origin(file, _line_of(lines, ("guests", index, "profile")))
@@ -683,6 +688,18 @@ def _guest_request(
             line=_line_of(lines, ("guests", index, "max")),
             field=f"guests[{index}].max",
         )
+    vcpu_count = entry.vcpus if entry.vcpus is not None else profile.vcpu_count
+    # Nova's VCPU inventory has max_unit = the host's CPUs and placement refuses a request above
+    # max_unit (overhead-formulas-and-peers.md §1.7): a guest wider than its host is not planned.
+    if vcpu_count > cpu_count:
+        overridden = entry.vcpus is not None
+        raise InputError(
+            f"expected at most the host's {cpu_count} CPUs; found {vcpu_count} vCPUs"
+            + ("" if overridden else f" in profile {profile.name!r} (override them with vcpus:)"),
+            file=file,
+            line=_line_of(lines, ("guests", index, "vcpus" if overridden else "profile")),
+            field=f"guests[{index}].{'vcpus' if overridden else 'profile'}",
+        )
     workload = profile.workload
     if entry.workload is not None:
         workload = _workload(entry.workload, file, _line_of(lines, ("guests", index, "workload")))
@@ -699,7 +716,7 @@ def _guest_request(
         calibration=calibration,
         hypervisor=guest_hypervisor,
         memory_kib=memory,
-        vcpu_count=entry.vcpus if entry.vcpus is not None else profile.vcpu_count,
+        vcpu_count=vcpu_count,
         workload=workload,
         min_count=entry.min,
         max_count=entry.max,
@@ -772,7 +789,9 @@ def load_host_file(path: str | Path) -> HostFile:
         hugepages=hugepages,
         origin=Origin(file, _line_of(lines, ("host",))),
     )
-    guests = tuple(_guest_request(entry, i, lines, file, hypervisor) for i, entry in enumerate(model.guests))
+    guests = tuple(
+        _guest_request(entry, i, lines, file, hypervisor, host.cpus) for i, entry in enumerate(model.guests)
+    )
     if kernel is not None and hypervisor.host_kernel_scope == "node":
         for i, guest in enumerate(guests):
             if guest.calibration.arch != kernel.arch:

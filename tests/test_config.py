@@ -239,3 +239,14 @@ def test_a_guest_entry_that_is_not_a_mapping(tmp_path: Path) -> None:
         f"{path}:6: guests[0]: expected a mapping with keys such as profile, min, max, weight, hugepages, "
         "memory, vcpus, workload; found 'zvm-s390x-64mib'"
     )
+
+
+def test_a_guest_with_more_vcpus_than_the_host_has_cpus(tmp_path: Path) -> None:
+    host = "host:\n  memory: 16GiB\n  cpus: 1\n  kernel: debian12-amd64\n  hypervisor: kvm-qemu\nguests:\n"
+    path = _write(tmp_path, host + "  - profile: kvm-cloud-2gib-2vcpu\n")
+    assert _error(path) == (
+        f"{path}:7: guests[0].profile: expected at most the host's 1 CPUs; found 2 vCPUs in profile "
+        "'kvm-cloud-2gib-2vcpu' (override them with vcpus:)"
+    )
+    path = _write(tmp_path, host + "  - profile: kvm-cloud-128mib\n    vcpus: 4\n")
+    assert _error(path) == f"{path}:8: guests[0].vcpus: expected at most the host's 1 CPUs; found 4 vCPUs"
