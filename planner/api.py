@@ -26,7 +26,7 @@ from planner.config import (
 )
 from planner.errors import InfeasibleError, InputError, PlannerError
 from planner.hypervisors import HypervisorProfile
-from planner.hypervisors.common import on_node0
+from planner.hypervisors.common import on_node0, round_up
 from planner.units import KIB_PER_MIB, format_kib
 
 #: Step of the search for ``memory: auto`` sizes. [KiB]
@@ -236,7 +236,7 @@ def _smallest_fitting_kib(guest: GuestRequest) -> int | None:
     assert guest.workload is not None
     rng = guest.calibration.calibrated_range
     start = max(rng.min_memory_kib, guest.workload.user_memory_kib)
-    start = -(-start // AUTO_STEP_KIB) * AUTO_STEP_KIB
+    start = round_up(start, AUTO_STEP_KIB)
     for memory_kib in range(start, rng.max_memory_kib + 1, AUTO_STEP_KIB):
         try:
             _, _, usable = _usable(guest, memory_kib, "ignore")
@@ -401,7 +401,7 @@ def _pack(
     for pg in per_guest.values():
         demand = {"memory_kib": pg.host_overhead_kib + (0 if pg.hugepages else resident_kib[pg.profile])}
         if pg.hugepages:
-            demand["hugepages_kib"] = -(-pg.guest_memory_kib // page_kib) * page_kib
+            demand["hugepages_kib"] = round_up(pg.guest_memory_kib, page_kib)
         kinds.append(
             GuestKind(
                 name=pg.profile,

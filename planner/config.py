@@ -28,7 +28,7 @@ from planner import data_dir
 from planner.errors import InputError
 from planner.hypervisors import HypervisorProfile, ParameterSource, build_params
 from planner.kernel.calibration import Calibration, list_calibrations, load_calibration
-from planner.units import KIB_PER_TIB, format_kib, parse_size_kib
+from planner.units import KIB_PER_MIB, KIB_PER_TIB, format_kib, parse_size_kib
 
 #: Largest host RAM accepted: 4 PiB, the x86-64 physical address limit with 5-level paging
 #: (``MAX_PHYSMEM_BITS`` = 52, arch/x86/include/asm/sparsemem.h @ v6.1).
@@ -596,7 +596,7 @@ def _node_memory(model: HostModel, lines: LineMap, file: str) -> tuple[int, ...]
         if model.memory is None:
             raise fail("required field is missing; expected host.memory (or host.node_memory)", "memory")
         count = model.numa_nodes or 1
-        if model.memory < count * 1024:
+        if model.memory < count * KIB_PER_MIB:
             raise fail(
                 f"expected at least 1MiB per NUMA node; found {format_kib(model.memory)} for {count} nodes",
                 "memory",
