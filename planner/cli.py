@@ -206,6 +206,7 @@ def bootlab(
 
     from planner.bootlab import campaign
     from planner.errors import InputError
+    from planner.evidence.bundle import MANIFEST_NAME
     from planner.units import parse_size_kib
 
     if accel not in ("auto", "tcg", "kvm"):
@@ -232,7 +233,7 @@ def bootlab(
                 busybox=busybox, allow_system_changes=allow_system_changes, progress=tick,
             )  # fmt: skip
         except KeyboardInterrupt:
-            manifest = output / campaign.MANIFEST_NAME
+            manifest = output / MANIFEST_NAME
             done = f"{manifest} lists the finished boots" if manifest.is_file() else "no boot had finished"
             typer.echo(f"planner: interrupted; qemu killed; {done}", err=True)
             raise typer.Exit(130) from None

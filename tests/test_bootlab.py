@@ -25,6 +25,7 @@ from planner.bootlab import campaign, fetch, initramfs, qemu
 from planner.bootlab.image import read_kernel_image
 from planner.cli import app
 from planner.errors import InputError
+from planner.evidence.bundle import DUMP_BEGIN, DUMP_END
 from planner.units import KIB_PER_MIB
 
 DATA = Path(__file__).parent / "data" / "bootlab"
@@ -60,7 +61,7 @@ def s390x_kernel() -> Path:
 
 def _sections(text: str) -> dict[str, str]:
     """``==== NAME`` sections of a dump (first occurrence of each)."""
-    body = text.split(qemu.DUMP_BEGIN, 1)[1].split(qemu.DUMP_END, 1)[0]
+    body = text.split(DUMP_BEGIN, 1)[1].split(DUMP_END, 1)[0]
     out: dict[str, str] = {}
     for chunk in body.split("\n==== ")[1:]:
         name, _, content = chunk.partition("\n")
@@ -119,7 +120,7 @@ def test_init_script_dumps_the_evidence_sections() -> None:
     for name in ("dmesg", "/proc/meminfo", "/proc/slabinfo", "/proc/zoneinfo", "/proc/vmstat", "/proc/iomem"):
         assert f'sec "{name}"' in script
     assert "min_free_kbytes" in script and "transparent_hugepage/enabled" in script
-    assert qemu.DUMP_BEGIN in script and qemu.DUMP_END in script and "poweroff -f" in script
+    assert DUMP_BEGIN in script and DUMP_END in script and "poweroff -f" in script
 
 
 # --- kernel images ------------------------------------------------------------------------------

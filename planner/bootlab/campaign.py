@@ -30,10 +30,10 @@ from planner.bootlab import fetch, qemu
 from planner.bootlab.image import Arch, KernelImage, read_kernel_image
 from planner.bootlab.initramfs import cached_initramfs
 from planner.errors import InputError
+from planner.evidence.bundle import MANIFEST_NAME
 from planner.files import write_atomic
 from planner.units import KIB_PER_MIB, size_label_kib
 
-MANIFEST_NAME = "manifest.json"
 MANIFEST_SCHEMA_VERSION = 1
 #: seconds a boot may take before qemu is killed (the reference used 300)
 DEFAULT_TIMEOUT_S = 300.0

@@ -24,6 +24,7 @@ from typing import Literal
 
 from planner.bootlab.image import Arch
 from planner.errors import InputError, PlannerError
+from planner.evidence.bundle import DUMP_BEGIN, DUMP_END
 from planner.units import KIB_PER_MIB
 
 Outcome = Literal["dump", "oom-panic", "panic", "silent-reset", "truncated-dump", "timeout", "qemu-error"]
@@ -45,9 +46,6 @@ MACHINES: dict[str, tuple[str, ...]] = {"x86_64": ("pc", "q35"), "s390x": ("s390
 CONSOLE: dict[str, str] = {"x86_64": "ttyS0", "s390x": "ttysclp0"}
 #: the reference campaign's arguments besides console= and panic=-1
 DEFAULT_CMDLINE = "loglevel=8 log_buf_len=1M"
-
-DUMP_BEGIN = "######## PROBE-DUMP-BEGIN ########"
-DUMP_END = "######## PROBE-DUMP-END ########"
 
 _OOM_RE = re.compile(
     r"Out of memory|System is deadlocked on memory|oom-kill|page allocation failure|"
