@@ -94,11 +94,10 @@ class _Section:
     name: str
     text: str
     line_offset: int  # 0-based index of the section's first content line in the file
-    header_line: int  # 1-based line number of the ``==== NAME`` line
 
 
-def _split_capture(text: str) -> tuple[str, int, list[_Section]]:
-    """Return (live console text, its line offset, ``==== `` sections of the dump)."""
+def _split_capture(text: str) -> tuple[str, list[_Section]]:
+    """Return (live console text, ``==== `` sections of the dump); the live text starts at line 1."""
     raw = text.split("\n")
     terminated = text.endswith("\n")
     if terminated:
@@ -122,8 +121,8 @@ def _split_capture(text: str) -> tuple[str, int, list[_Section]]:
         if body_end > h + 1 and (body_end < len(raw) or terminated):
             body += "\n"
         name = cleaned[h][len(SECTION_PREFIX) :].strip()
-        sections.append(_Section(name=name, text=body, line_offset=h + 1, header_line=h + 1))
-    return live_text, 0, sections
+        sections.append(_Section(name=name, text=body, line_offset=h + 1))
+    return live_text, sections
 
 
 def _section_key(name: str) -> str:
@@ -134,8 +133,6 @@ def _section_key(name: str) -> str:
         return "meminfo_end"
     if first.endswith("transparent_hugepage/enabled"):
         return "thp"
-    if first.endswith("/cpu/online") or first.endswith("/cpu/possible"):
-        return key
     return key
 
 
@@ -275,7 +272,7 @@ def parse_bundle_text(
     digest = (
         sha256 if sha256 is not None else hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
     )
-    live_text, live_offset, sections = _split_capture(text)
+    live_text, sections = _split_capture(text)
     by_key: dict[str, _Section] = {}
     for section in sections:
         by_key.setdefault(_section_key(section.name), section)
@@ -285,7 +282,7 @@ def parse_bundle_text(
         s = by_key["dmesg"]
         dmesg = parse_dmesg(s.text, source, line_offset=s.line_offset)
     elif live_text.strip():
-        dmesg = parse_dmesg(live_text, source, line_offset=live_offset)
+        dmesg = parse_dmesg(live_text, source)
         if not sections and not _has_kernel_lines(dmesg):
             last = next((c for c in reversed([clean(r)[0].strip() for r in live_text.split("\n")]) if c), "")
             raise EvidenceError(

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import cast
 
 from planner.errors import EvidenceError
 from planner.evidence._text import Line, shorten, split_lines
@@ -304,16 +305,8 @@ def _parse_hash_table(m: re.Match[str], ts: float | None, source: str, line: Lin
             line,
             "hash table",
         )
-    placement_text = d.group("placement")
-    placement: HashPlacement | None = None
-    if placement_text == "linear":
-        placement = "linear"
-    elif placement_text == "vmalloc":
-        placement = "vmalloc"
-    elif placement_text == "vmalloc hugepage":
-        placement = "vmalloc hugepage"
-    elif placement_text == "bootmem":
-        placement = "bootmem"
+    # _HASH_DETAIL_RE admits exactly the HashPlacement values
+    placement = cast("HashPlacement | None", d.group("placement"))
     return HashTable(
         name=name,
         entries=entries,
