@@ -741,14 +741,17 @@ def read_host(conn: Any, uri: str, *, start: float | None = None) -> HostSnapsho
     stats = r.optional("getMemoryStats", lambda: conn.getMemoryStats(libvirt.VIR_NODE_MEMORY_STATS_ALL_CELLS))
     free_kib: int | None = None
     if is_test:
-        r.notes.append("test driver: its free-memory figures are placeholders and are not used")
+        r.notes.append(
+            "test driver: its free-memory figures and guest balloon statistics are placeholders "
+            "and are not used (the balloon size is)"
+        )
     else:
         free_bytes = r.optional("getFreeMemory", conn.getFreeMemory)
         free_kib = int(free_bytes) // BYTES_PER_KIB if free_bytes is not None else None
         nodes = _with_free_memory(r, conn, nodes)
 
     local = is_local_qemu_uri(uri) and driver.upper() == "QEMU"
-    domains = _read_domains(r, conn, local=local)
+    domains = _read_domains(r, conn, local=local, placeholder_balloon=is_test)
     return HostSnapshot(
         uri=uri,
         hostname=str(hostname) if hostname is not None else None,
@@ -817,7 +820,11 @@ def _with_free_memory(r: _Reader, conn: Any, nodes: tuple[NodeSnapshot, ...]) ->
     return tuple(out)
 
 
-def _read_domains(r: _Reader, conn: Any, *, local: bool) -> tuple[DomainSnapshot, ...]:
+def _read_domains(
+    r: _Reader, conn: Any, *, local: bool, placeholder_balloon: bool = False
+) -> tuple[DomainSnapshot, ...]:
+    """Every domain, in bulk; ``placeholder_balloon``: the driver (test) makes up the guest's
+    balloon figures from ``<currentMemory>`` ([1] §2), so only the balloon size is kept."""
     libvirt = r.libvirt
     flags = libvirt.VIR_DOMAIN_STATS_STATE | libvirt.VIR_DOMAIN_STATS_BALLOON | libvirt.VIR_DOMAIN_STATS_VCPU
     records = r.call("getAllDomainStats", lambda: conn.getAllDomainStats(flags))
@@ -840,6 +847,8 @@ def _read_domains(r: _Reader, conn: Any, *, local: bool) -> tuple[DomainSnapshot
             # drivers without bulk balloon stats (the test driver) still answer memoryStats()
             raw = r.optional(f"memoryStats({config.name})", dom.memoryStats)
             balloon = balloon_from_stats(raw, prefix="") if raw else None
+            if balloon is not None and placeholder_balloon:
+                balloon = BalloonStats(current_kib=balloon.current_kib)
         process = note = None
         if local and state in ACTIVE_STATES:
             process, note = _measure_process(pids.get(config.uuid.lower()), config)

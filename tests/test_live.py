@@ -311,6 +311,8 @@ def test_snapshot_of_a_test_driver_host() -> None:
     assert (web.config.max_memory_kib, web.current_memory_kib) == (1048576, 524288)
     assert (web.config.vcpu_count, web.config.max_vcpu_count) == (2, 4)
     assert web.balloon is not None and web.balloon.current_kib == 524288
+    # the test driver's guest figures are made up from <currentMemory> (recipes §2): dropped
+    assert not web.balloon.guest_reported and web.balloon.usable_kib is None
 
     assert (by_name["db-paused"].state, by_name["db-paused"].active) == ("paused", True)
     assert by_name["db-paused"].balloon is None  # memballoon model='none'
