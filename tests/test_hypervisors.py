@@ -170,3 +170,14 @@ def test_a_parameter_check_names_its_parameter(tmp_path: Path) -> None:
     values = {**table, "table_overhead_mib": [[20.29, 24.28], [25.90, 29.91]], "system_kib": 0}
     with pytest.raises(InputError, match=r"^free_reserve_fraction: expected a number below 1; found 1\.5$"):
         build_params("esxi", {**values, "free_reserve_fraction": 1.5})
+
+
+@pytest.mark.parametrize("name", ["kvm-qemu", "qemu-tcg"])
+def test_libvirtd_with_four_guests_is_the_measured_rss(name: str) -> None:
+    # libvirt-recipes.md §3: "libvirtd itself: 32.7 -> 33.7 MiB RSS" with four guests running;
+    # the daemon's own reserve and its growth per guest must add up to that, not count it twice.
+    params = load_hypervisor_profile(name).params
+    assert params.daemon_kib / KIB_PER_MIB == pytest.approx(32.7, abs=0.05)
+    assert (params.daemon_kib + 4 * params.per_guest_daemon_kib) / KIB_PER_MIB == pytest.approx(
+        33.7, abs=0.05
+    )
