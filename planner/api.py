@@ -1070,7 +1070,9 @@ class CheckResult:
     """``planner check``: one :class:`HostCheck` per URI, in the order given."""
 
     hosts: tuple[HostCheck, ...]
-    profiles: tuple[str, ...]
+    profiles: tuple[str, ...]  #: every profile with headroom: the host file's, then ``--profile``'s
+    host_file: str | None = None  #: the ``--host`` file, as given
+    requested_profiles: tuple[str, ...] = ()  #: the ``--profile`` values, as given
 
     @property
     def failed(self) -> bool:
@@ -1087,7 +1089,11 @@ class CheckResult:
         return any(h.over_committed for h in self.hosts)
 
     def to_json(self) -> dict[str, Any]:
-        return {"hosts": [h.to_json() for h in self.hosts], "profiles": list(self.profiles)}
+        return {
+            "hosts": [h.to_json() for h in self.hosts],
+            "profiles": list(self.profiles),
+            "host_file": self.host_file,
+        }
 
     def to_text(self) -> str:
         """One block per host: nodes, domains, headroom, warnings; a summary line last."""
@@ -1180,7 +1186,12 @@ def check(
             hosts.append(HostCheck(uri=uri, error=snap.removeprefix(f"{uri}: ")))
         else:
             hosts.append(analyze_host(snap, settings))
-    return CheckResult(hosts=tuple(hosts), profiles=tuple(p.name for p in settings.profiles))
+    return CheckResult(
+        hosts=tuple(hosts),
+        profiles=tuple(p.name for p in settings.profiles),
+        host_file=str(host_path) if host_path is not None else None,
+        requested_profiles=tuple(profiles),
+    )
 
 
 def _calibration_named(name: str) -> Any:

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from planner.api import fit, predict_guest
 from planner.cli import app
 from planner.report import context, fit_page, predict_page, render, write_fit_report, write_predict_report
-from planner.report.common import kernel_segments
+from planner.report.common import kernel_segments, shown_path
 from planner.report.fit import _alone_count
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -362,3 +362,20 @@ def test_check_report_tables_and_escaping(tmp_path: Path) -> None:
     with (tmp_path / "csv" / "sources.csv").open() as handle:
         sources = {(r["name"], r["parameter"]): r["value"] for r in csv.DictReader(handle)}
     assert sources[("kvm-cloud-128mib", "memory")] == "128 MiB"  # the value beside its source
+
+
+def test_check_report_names_the_host_file(tmp_path: Path) -> None:
+    """With --host, the host file is an input and the command that makes the report again has it."""
+    pytest.importorskip("libvirt", reason="libvirt-python is not installed (pip install '.[libvirt]')")
+    from planner.api import check
+    from planner.report import check_page
+
+    host_file = LIBVIRT_DATA / "host-mixed-two-nodes.yaml"
+    uri = f"test://{LIBVIRT_DATA / 'host-mixed.xml'}"
+    result = check([uri], host_path=host_file, profiles=["kvm-cloud-128mib"])
+    assert result.profiles == ("kvm-cloud-512mib", "kvm-cloud-128mib")  # the host file's, then --profile's
+    provenance = check_page(result).provenance
+    assert provenance.command == (
+        f"planner check {uri} --host {host_file} --profile kvm-cloud-128mib --html REPORT.html"
+    )
+    assert provenance.inputs.rows[0][:2] == ("host file", shown_path(host_file))

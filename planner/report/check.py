@@ -368,7 +368,10 @@ def _provenance(result: Any) -> Provenance:
         rows += hypervisor_source_rows(hv)
     uris: Sequence[tuple[str, str]] = [("libvirt URI", h.uri) for h in result.hosts]
     args = ["planner", "check", *(h.uri for h in result.hosts)]
-    for p in result.profiles:
+    if result.host_file is not None:
+        files.insert(0, ("host file", result.host_file))
+        args += ["--host", result.host_file]
+    for p in result.requested_profiles:
         args += ["--profile", p]
     return Provenance(
         command=shlex.join(args) + " --html REPORT.html",
