@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -281,3 +282,15 @@ def test_ksm_cannot_share_more_than_a_guest_holds(tmp_path: Path) -> None:
         f"planner: error: {path}:10: scenario.ksm_shared: expected less than the smallest guest (128 MiB); "
         "found 10 GiB\n"
     )
+
+
+def test_the_commented_out_fields_of_the_example_are_valid(tmp_path: Path) -> None:
+    # kvm-two-nodes.yaml shows every optional field as a comment for a newcomer to uncomment;
+    # uncommented, they must load and fit.
+    text = Path("examples/kvm-two-nodes.yaml").read_text()
+    uncommented, count = re.subn(r"(?m)^(\s*)# (\s*(?:- )?[a-z_]+:)", r"\1\2", text)
+    assert count >= 12
+    result = fit(_host(tmp_path, uncommented))
+    pg = result.per_guest["kvm-cloud-256mib"]
+    assert pg.hugepages and pg.guest_memory_kib == 384 * 1024 and pg.vcpu_count == 2
+    assert result.scenario is not None and result.scenario.memory_ratio == 1.5
