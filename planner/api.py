@@ -1184,8 +1184,11 @@ def check(
         snap = next(it)
         if isinstance(snap, str):
             hosts.append(HostCheck(uri=uri, error=snap.removeprefix(f"{uri}: ")))
-        else:
+            continue
+        try:
             hosts.append(analyze_host(snap, settings))
+        except PlannerError as err:  # e.g. a model refusing this host's figures: this host only
+            hosts.append(HostCheck(uri=uri, error=f"cannot analyse the host: {err}"))
     return CheckResult(
         hosts=tuple(hosts),
         profiles=tuple(p.name for p in settings.profiles),
@@ -1285,6 +1288,8 @@ def _start_snapshots(
             out[i] = live.snapshot(uri)
         except PlannerError as err:
             out[i] = str(err)
+        except Exception as err:  # a bug or data libvirt should never send: this host fails, not all
+            out[i] = f"{uri}: unexpected {type(err).__name__} while reading the host: {err} (a planner bug)"
 
     threads = [threading.Thread(target=run, args=(i, u), daemon=True) for i, u in enumerate(uris)]
     for t in threads:

@@ -227,6 +227,40 @@ def test_hosts_in_parallel_one_unreachable() -> None:
     assert result.failed and not result.bad_input
 
 
+def test_an_unexpected_error_on_one_host_spares_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not a libvirt error (data libvirt should never send, or a bug): that host fails with the
+    exception named, instead of waiting out the timeout as 'no answer'; the others are checked."""
+    real = live.snapshot
+
+    def snapshot(u: str) -> live.HostSnapshot:
+        if u == "test:///default":
+            raise ValueError("invalid literal for int() with base 10: 'x'")
+        return real(u)
+
+    monkeypatch.setattr(live, "snapshot", snapshot)
+    good, bad = api.check([uri("host-mixed.xml"), "test:///default"], timeout_s=30).hosts
+    assert good.ok
+    assert (
+        bad.error == "unexpected ValueError while reading the host: invalid literal for int() with "
+        "base 10: 'x' (a planner bug)"
+    )
+
+
+def test_a_host_the_analysis_refuses_spares_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
+    from planner.errors import CalibrationError
+
+    real = api.analyze_host
+
+    def analyze(snap: live.HostSnapshot, settings: api.CheckSettings) -> api.HostCheck:
+        if snap.uri == "test:///default":
+            raise CalibrationError("no calibration covers 6 GiB")
+        return real(snap, settings)
+
+    monkeypatch.setattr(api, "analyze_host", analyze)
+    good, bad = api.check([uri("host-mixed.xml"), "test:///default"]).hosts
+    assert good.ok and bad.error == "cannot analyse the host: no calibration covers 6 GiB"
+
+
 def test_cli_exit_codes() -> None:
     ok = runner.invoke(app, ["check", uri("host-mixed.xml")])
     assert ok.exit_code == 0, ok.output
