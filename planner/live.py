@@ -841,7 +841,7 @@ def _read_domains(
         state = DOMAIN_STATES.get(int(stats.get("state.state", 0)), "nostate")
         vcpus = stats.get("vcpu.current")
         if vcpus is not None and int(vcpus) != config.vcpu_count:
-            config = _replace_vcpus(config, int(vcpus))
+            config = replace(config, vcpu_count=int(vcpus))
         balloon = balloon_from_stats(stats)
         if balloon is None and state in ACTIVE_STATES and config.balloon_model not in (None, "none"):
             # drivers without bulk balloon stats (the test driver) still answer memoryStats()
@@ -856,10 +856,6 @@ def _read_domains(
             DomainSnapshot(config=config, state=state, balloon=balloon, process=process, process_note=note)
         )
     return tuple(sorted(out, key=lambda d: d.name))
-
-
-def _replace_vcpus(config: DomainConfig, vcpu_count: int) -> DomainConfig:
-    return replace(config, vcpu_count=vcpu_count)
 
 
 def _measure_process(pid: int | None, config: DomainConfig) -> tuple[ProcessMemory | None, str | None]:
