@@ -123,6 +123,32 @@ def test_init_script_dumps_the_evidence_sections() -> None:
     assert DUMP_BEGIN in script and DUMP_END in script and "poweroff -f" in script
 
 
+def test_busybox_must_be_a_static_elf_of_the_guest_arch(tmp_path: Path) -> None:
+    """Debian busybox-static passes for its own architecture; a text file, a dynamically
+    linked program and the other architecture's busybox are refused before any boot."""
+    if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
+        pytest.skip("apt-get/dpkg-deb not available: cannot fetch Debian busybox-static")
+    try:
+        x86, _ = fetch.fetch_busybox("x86_64")
+        s390x, _ = fetch.fetch_busybox("s390x")
+    except fetch.FetchError as err:
+        pytest.skip(f"cannot fetch busybox-static: {err}")
+    initramfs.check_busybox(x86, "x86_64")
+    initramfs.check_busybox(s390x, "s390x")
+    expected = "--busybox: expected a static 64-bit x86_64 busybox (Debian busybox-static); found"
+    with pytest.raises(InputError, match=re.escape(f"{expected} an ELF file for s390x")):
+        initramfs.check_busybox(s390x, "x86_64")
+    dynamic = Path(sys.executable).resolve()  # Debian's python3 is dynamically linked
+    with pytest.raises(InputError, match=re.escape(f"{expected} a dynamically linked executable")):
+        initramfs.check_busybox(dynamic, "x86_64")
+    text = tmp_path / "busybox"
+    text.write_text("#!/bin/sh\n")
+    with pytest.raises(InputError, match=re.escape(f"{expected} no ELF header")):
+        initramfs.check_busybox(text, "x86_64")
+    with pytest.raises(InputError, match=re.escape(f"{expected} no such file")):
+        initramfs.check_busybox(tmp_path / "missing", "x86_64")
+
+
 # --- kernel images ------------------------------------------------------------------------------
 def test_recognises_the_debian_kernels(cloud_kernel: Path, s390x_kernel: Path) -> None:
     x86 = read_kernel_image(cloud_kernel)
@@ -283,6 +309,16 @@ def test_cli_missing_qemu_names_the_package(cloud_kernel: Path, tmp_path: Path) 
         "(apt-get install qemu-system-x86)"
     )
     assert "Traceback" not in proc.stderr
+
+
+def test_run_qemu_without_the_binary_names_the_package_and_leaves_no_file(tmp_path: Path) -> None:
+    with pytest.raises(qemu.ToolMissingError) as err:
+        qemu.run_qemu([str(tmp_path / "qemu-system-s390x")], tmp_path / "boot.log", timeout_s=5)
+    assert str(err.value) == (
+        f"{tmp_path}/qemu-system-s390x not found: install the Debian package qemu-system-misc "
+        "(apt-get install qemu-system-misc)"
+    )
+    assert os.listdir(tmp_path) == []
 
 
 # --- real boots -----------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from typing import Any, Literal
 from planner import __version__
 from planner.bootlab import fetch, qemu
 from planner.bootlab.image import Arch, KernelImage, read_kernel_image
-from planner.bootlab.initramfs import cached_initramfs
+from planner.bootlab.initramfs import cached_initramfs, check_busybox
 from planner.errors import InputError
 from planner.evidence.bundle import MANIFEST_NAME
 from planner.files import write_atomic
@@ -263,10 +263,7 @@ def prepare_lab(
             "deb_arch": pkg.deb_arch,
         }
     else:
-        if not busybox.is_file():
-            raise InputError(
-                "expected a static busybox binary; no such file", file=busybox, field="--busybox"
-            )
+        check_busybox(busybox, the_arch)
         busybox_path, busybox_info = busybox, {"package": None, "version": None}
     busybox_info |= {"path": str(busybox_path), "sha256": fetch.sha256_file(busybox_path)}
     initrd = cached_initramfs(busybox_path, cache, the_arch)

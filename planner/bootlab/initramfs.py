@@ -14,10 +14,12 @@ import gzip
 import hashlib
 import io
 import stat
+import struct
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from planner.errors import InputError
 from planner.files import write_atomic
 
 #: busybox applets linked in /bin (everything init.sh calls)
@@ -25,6 +27,11 @@ APPLETS = ("sh", "mount", "cat", "head", "dmesg", "uname", "poweroff", "echo", "
 
 _CPIO_MAGIC = b"070701"
 _TRAILER = "TRAILER!!!"
+
+#: ELF ``e_machine`` and byte order of each guest architecture (``include/uapi/linux/elf-em.h``
+#: @ v6.1: EM_X86_64 62, EM_S390 22; s390x is big-endian)
+_ELF_MACHINE: dict[str, tuple[int, str]] = {"x86_64": (62, "<"), "s390x": (22, ">")}
+_PT_INTERP = 3  # program header of a dynamically linked executable (System V gABI)
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,53 @@ def write_cpio_newc(entries: list[CpioEntry]) -> bytes:
         out.write(header + name + _pad4(len(header) + len(name)))
         out.write(entry.data + _pad4(len(entry.data)))
     return out.getvalue()
+
+
+def check_busybox(path: Path, arch: str) -> None:
+    """Refuse a ``--busybox`` that cannot run as the guest's ``/init`` shell.
+
+    It must be a 64-bit ELF executable of ``arch`` without a ``PT_INTERP`` program
+    header: the initramfs holds no dynamic loader or libc, so a dynamically linked
+    busybox (Debian ``busybox``, not ``busybox-static``) ends in a kernel panic.
+    Header offsets: System V gABI, ELF-64 (``e_machine`` 0x12, ``e_phoff`` 0x20,
+    ``e_phentsize``/``e_phnum`` 0x36).
+
+    Raises
+    ------
+    InputError
+        Naming the file, what was expected and what was found.
+    """
+    expected = f"expected a static 64-bit {arch} busybox (Debian busybox-static)"
+    if not path.is_file():
+        found = (
+            "no such file" if not path.exists() else "a directory" if path.is_dir() else "not a regular file"
+        )
+        raise InputError(f"{expected}; found {found}", file=path, field="--busybox")
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise InputError(f"{expected}; found {err.strerror or err}", file=path, field="--busybox") from None
+    if data[:4] != b"\x7fELF" or len(data) < 64 or data[4] != 2:
+        found = "a 32-bit ELF file" if data[:4] == b"\x7fELF" else "no ELF header"
+        raise InputError(f"{expected}; found {found}", file=path, field="--busybox")
+    order = "<" if data[5] == 1 else ">"
+    machine = struct.unpack_from(f"{order}H", data, 0x12)[0]
+    if (machine, order) != _ELF_MACHINE[arch]:
+        found = next((a for a, m in _ELF_MACHINE.items() if m == (machine, order)), f"e_machine {machine}")
+        raise InputError(f"{expected}; found an ELF file for {found}", file=path, field="--busybox")
+    (ph_offset,) = struct.unpack_from(f"{order}Q", data, 0x20)
+    ph_size, ph_count = struct.unpack_from(f"{order}HH", data, 0x36)
+    types = {
+        struct.unpack_from(f"{order}I", data, ph_offset + k * ph_size)[0]
+        for k in range(ph_count)
+        if ph_offset + (k + 1) * ph_size <= len(data)
+    }
+    if _PT_INTERP in types:
+        raise InputError(
+            f"{expected}; found a dynamically linked executable (it cannot run in the initramfs)",
+            file=path,
+            field="--busybox",
+        )
 
 
 def init_script() -> bytes:
