@@ -93,11 +93,14 @@ def find_qemu(arch: Arch) -> str:
     """
     path = shutil.which(QEMU_BINARY[arch])
     if path is None:
-        raise ToolMissingError(
-            f"{QEMU_BINARY[arch]} not found on PATH: install the Debian package {QEMU_PACKAGE[arch]} "
-            f"(apt-get install {QEMU_PACKAGE[arch]})"
-        )
+        raise _qemu_missing(f"{QEMU_BINARY[arch]} not found on PATH")
     return path
+
+
+def _qemu_missing(what: str) -> ToolMissingError:
+    """``<what>: install the Debian package <the one that holds that qemu>``."""
+    package = next((QEMU_PACKAGE[a] for a, b in QEMU_BINARY.items() if b in what), "qemu-system-x86")
+    return ToolMissingError(f"{what}: install the Debian package {package} (apt-get install {package})")
 
 
 def qemu_version(binary: str) -> str:
@@ -215,7 +218,7 @@ def run_qemu(argv: list[str], log_path: Path, *, timeout_s: float) -> QemuRun:
                     start_new_session=True,
                 )
             except FileNotFoundError:
-                raise ToolMissingError(f"{argv[0]} not found: install qemu") from None
+                raise _qemu_missing(f"{argv[0]} not found") from None
             with _LIVE_LOCK:
                 _LIVE.add(proc)
             try:
