@@ -204,10 +204,6 @@ def resolve(name: str) -> tuple[str, str, str]:
     return fields.get("Package", pkg), fields["Version"], deb_arch
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    write_atomic(path, text)
-
-
 def fetch_package(
     name: str, *, cache: Path | None = None, allow_system_changes: bool = False
 ) -> FetchedPackage:
@@ -272,7 +268,7 @@ def fetch_package(
     fetched = FetchedPackage(
         requested=name, package=package, version=version, deb_arch=deb_arch, root=root, deb_sha256=deb_sha256
     )
-    _atomic_write_text(record, json.dumps(fetched.to_json(), indent=2, sort_keys=True) + "\n")
+    write_atomic(record, json.dumps(fetched.to_json(), indent=2, sort_keys=True) + "\n")
     return fetched
 
 
