@@ -278,6 +278,28 @@ def test_cli_output_is_a_file_or_holds_another_kernel(cloud_kernel: Path, tmp_pa
     assert (out / "manifest.json").read_bytes() == before
 
 
+def test_cli_output_or_cache_that_cannot_be_made(
+    cloud_kernel: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    result = runner.invoke(
+        app, ["bootlab", "--kernel", str(cloud_kernel), "--accel", "tcg", "-o", f"{afile}/o"]
+    )
+    assert result.exit_code == 2
+    assert result.output == (
+        f"planner: error: {afile}/o: --output: expected a directory that can be created; "
+        "mkdir failed: Not a directory\n"
+    )
+    monkeypatch.setenv("PLANNER_CACHE", str(afile))
+    result = runner.invoke(app, ["fetch"])
+    assert result.exit_code == 2
+    assert result.output == (
+        f"planner: error: {afile}/debs: PLANNER_CACHE: expected a directory that can be created; "
+        "mkdir failed: Not a directory\n"
+    )
+
+
 def test_cli_missing_qemu_names_the_package(cloud_kernel: Path, tmp_path: Path) -> None:
     """PATH with apt/dpkg (busybox comes from the cache) but no qemu."""
     bindir = tmp_path / "bin"

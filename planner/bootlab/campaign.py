@@ -425,7 +425,7 @@ def run_boots(
     for s in specs:
         if s.vcpu_count < 1:
             raise InputError(f"expected at least 1 vCPU; found {s.vcpu_count}", field="--vcpus")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    fetch.make_dir(out_dir, field="--output")
     manifest = manifest or Manifest(out_dir, lab)
     workers = max(1, jobs or os.cpu_count() or 1)
     records: list[BootRecord] = []
@@ -474,7 +474,7 @@ def find_min(
             f"expected two sizes, the lower below the upper; found {low_kib} KiB and {high_kib} KiB",
             field="--memory",
         )
-    out_dir.mkdir(parents=True, exist_ok=True)
+    fetch.make_dir(out_dir, field="--output")
     manifest = Manifest(out_dir, lab)
     workers = max(1, jobs or os.cpu_count() or 1)
     all_records: list[BootRecord] = []
@@ -605,7 +605,7 @@ def run_campaign(
             busybox=busybox,
             allow_system_changes=allow_system_changes,
         )
-        out_dir.mkdir(parents=True, exist_ok=True)
+        fetch.make_dir(out_dir, field="--output")
         if find_min_step_kib is not None:
             fm = find_min(
                 lab,

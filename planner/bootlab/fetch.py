@@ -99,6 +99,30 @@ def cache_dir() -> Path:
     return base / "planner"
 
 
+def make_dir(path: Path, *, field: str) -> Path:
+    """Create a directory (and its parents) the bootlab writes into, or say why it cannot.
+
+    Raises
+    ------
+    InputError
+        The directory cannot be created or is not writable (``field`` names the
+        option or variable that chose it: ``--output``, ``PLANNER_CACHE``).
+    """
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(
+            f"expected a directory that can be created; mkdir failed: {err.strerror or err}",
+            file=path,
+            field=field,
+        ) from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise InputError(
+            "expected a writable directory; found one without write permission", file=path, field=field
+        )
+    return path
+
+
 def looks_like_package(name: str) -> bool:
     """True for a Debian package name, optionally with ``:arch``."""
     return bool(_PACKAGE_RE.match(name))
@@ -238,9 +262,8 @@ def fetch_package(
             root=root,
             deb_sha256=data["deb_sha256"],
         )
-    debs = cache / "debs"
-    debs.mkdir(parents=True, exist_ok=True)
-    root.parent.mkdir(parents=True, exist_ok=True)
+    debs = make_dir(cache / "debs", field="PLANNER_CACHE")
+    make_dir(root.parent, field="PLANNER_CACHE")
     with tempfile.TemporaryDirectory(dir=debs, prefix=".download-") as tmp:
         spec = f"{package}:{deb_arch}={version}"
         proc = _run(["apt-get", "download", "-q", spec], cwd=Path(tmp))

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from planner.bootlab.fetch import make_dir
 from planner.errors import InputError
 from planner.files import write_atomic
 
@@ -166,6 +167,6 @@ def cached_initramfs(busybox_path: Path, cache: Path, arch: str) -> Path:
     path = cache / "initramfs" / f"initrd-{arch}-{key}.cpio.gz"
     if path.is_file():
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dir(path.parent, field="PLANNER_CACHE")
     data = build_initramfs(busybox, init)
     return write_atomic(path, data)
