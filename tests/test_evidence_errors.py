@@ -320,3 +320,32 @@ def test_manifest_errors(tmp_path: Path) -> None:
     # a manifest that does not list this log is ignored
     manifest.write_text('{"other.log": {"memory_kib": 1}}')
     assert load_evidence(log).memory_kib is None
+
+
+def test_bootlab_directory_skips_failed_boots_only(tmp_path: Path) -> None:
+    """load_logs skips a boot that failed (with its reason) but raises for one that dumped."""
+    from planner.evidence.logset import load_logs
+
+    bootlab = Path(__file__).parent / "data" / "bootlab" / "cloud-amd64"
+    for name in ("64MiB-1cpu.log", "128MiB-1cpu.log"):
+        (tmp_path / name).write_bytes((bootlab / name).read_bytes())
+    manifest = tmp_path / "manifest.json"
+
+    def write_manifest(memory_kib: object) -> None:
+        manifest.write_text(
+            '{"boots": [{"log": "64MiB-1cpu.log", "outcome": "silent-reset", "memory_kib": 65536},'
+            f' {{"log": "128MiB-1cpu.log", "outcome": "dump", "memory_kib": {memory_kib}}}]}}'
+        )
+
+    write_manifest(131072)
+    logs = load_logs([tmp_path])
+    assert [e.memory_kib for e in logs.evidences] == [131072]
+    assert logs.skipped == ((str(tmp_path / "64MiB-1cpu.log"), "silent-reset: no kernel output"),)
+    write_manifest('"lots"')
+    with pytest.raises(EvidenceError) as info:
+        load_logs([tmp_path])
+    assert str(info.value) == f"{manifest}: memory_kib: expected a positive integer; found 'lots'"
+    write_manifest(131072)
+    (tmp_path / "128MiB-1cpu.log").write_bytes(gzip.compress(b"not a log"))
+    with pytest.raises(EvidenceError, match=r"128MiB-1cpu.log:1: expected a text log; found gzip"):
+        load_logs([tmp_path])

@@ -3,7 +3,8 @@
 A bootlab output directory (one with ``manifest.json``) stands for every boot in
 it; boots that left no ``Memory:`` line (a silent reset, a qemu error) are
 skipped with their reason, and boots that panicked after ``mem_init()`` are
-kept (their ``reserved`` figure is still measured).
+kept (their ``reserved`` figure is still measured). An error reading a boot the
+manifest lists as ``dump`` (or with no outcome) is raised, not skipped.
 """
 
 from __future__ import annotations
@@ -60,8 +61,10 @@ def load_logs(paths: list[str] | list[Path]) -> LogSet:
                 try:
                     evidence = load_evidence(log)
                 except EvidenceError as err:
+                    if outcome in ("dump", ""):  # not a failed boot: a bad log or manifest entry
+                        raise
                     reason = "no kernel output" if outcome in ("silent-reset", "qemu-error") else err.message
-                    skipped.append((str(log), f"{outcome or 'unreadable'}: {reason}"))
+                    skipped.append((str(log), f"{outcome}: {reason}"))
                     continue
                 if evidence.dmesg is None or evidence.dmesg.memory is None:
                     skipped.append(
