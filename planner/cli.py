@@ -203,6 +203,7 @@ def bootlab(
     """
     import contextlib
     import dataclasses
+    import re
 
     from planner.bootlab import campaign
     from planner.errors import InputError
@@ -211,6 +212,10 @@ def bootlab(
 
     if accel not in ("auto", "tcg", "kvm"):
         raise InputError(f"expected auto, tcg or kvm; found {accel!r}", field="--accel")
+    if calibrate is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", calibrate):
+        raise InputError(
+            f"expected a file name (letters, digits, . _ -); found {calibrate!r}", field="--calibrate"
+        )
     sizes = _comma_list(memory, lambda t: parse_size_kib(t, field="--memory"), "--memory")
     counts = _comma_list(vcpus, _positive_int, "--vcpus")
     show = sys.stderr.isatty() if progress is None else progress

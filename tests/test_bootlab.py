@@ -256,6 +256,12 @@ def test_cli_bad_sizes_and_vcpus(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "--vcpus: expected a positive whole number; found '0'" in result.output
     result = runner.invoke(app, ["bootlab", "--kernel", "x", "--jobs", "0", "-o", str(tmp_path)])
     assert result.exit_code == 2 and result.output == "planner: error: --jobs: expected at least 1; found 0\n"
+    result = runner.invoke(app, ["bootlab", "--kernel", "x", "--calibrate", "../x", "-o", str(tmp_path)])
+    assert result.exit_code == 2
+    assert (
+        result.output
+        == "planner: error: --calibrate: expected a file name (letters, digits, . _ -); found '../x'\n"
+    )
     result = runner.invoke(app, ["bootlab", "--kernel", "x", "--find-min", "-o", str(tmp_path)])
     assert result.exit_code == 2 and "--memory: expected two sizes bounding the search" in result.output
 
