@@ -27,6 +27,7 @@ from planner.config import (
 from planner.errors import InfeasibleError, InputError, PlannerError
 from planner.hypervisors import HypervisorProfile
 from planner.hypervisors.common import on_node0, round_up
+from planner.solver import binding_text
 from planner.units import KIB_PER_MIB, format_kib
 
 #: Step of the search for ``memory: auto`` sizes. [KiB]
@@ -615,7 +616,10 @@ def _plan_text(result: FitResult, plan: PlanResult) -> list[str]:
     row("  free", [n.free_kib for n in nodes])
     lines += _table(rows)
     lines.append("")
-    lines.append("  binds: " + (", ".join(plan.binding) or "nothing (every profile reached its max)"))
+    lines.append(
+        "  binds: "
+        + (", ".join(binding_text(b) for b in plan.binding) or "nothing (every profile reached its max)")
+    )
     return lines
 
 
@@ -1842,7 +1846,7 @@ def _check_host_text(h: HostCheck) -> list[str]:
         lines.append("")
         lines.append("  headroom now (more guests of each profile alone):")
         for name, count in h.headroom.items():
-            binds = ", ".join(h.headroom_binding.get(name, ())) or "-"
+            binds = ", ".join(binding_text(b) for b in h.headroom_binding.get(name, ())) or "-"
             lines.append(f"    {name}: {count} (binds: {binds})")
     for w in h.warnings:
         lines.append(f"  warning: {_printable(w)}")

@@ -30,6 +30,7 @@ References
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -456,3 +457,27 @@ def _first_fit_decreasing(
         else:
             bins.append(list(sizes[t]))
     return max(1, len(bins))
+
+
+# --- constraint names as words ------------------------------------------------------------------------
+_NODE_RESOURCE = re.compile(r"^node(\d+)\.(\w+)$")
+_RESOURCES = {"memory_kib": "memory", "hugepages_kib": "hugepage pool", "vcpu_count": "vCPUs"}
+
+
+def binding_kind(name: str) -> str:
+    """What kind of limit a constraint is: ``memory``, ``hugepage pool``, ``vCPUs``, ``max counts``."""
+    if name.endswith(".max"):
+        return "max counts"
+    return _RESOURCES.get(name.rsplit(".", 1)[-1], name)
+
+
+def binding_text(name: str) -> str:
+    """A constraint as words: ``node0.memory_kib`` -> ``node 0 memory``."""
+    m = _NODE_RESOURCE.match(name)
+    if m:
+        return f"node {m.group(1)} {_RESOURCES.get(m.group(2), m.group(2))}"
+    if name.startswith("host."):
+        return f"host {_RESOURCES.get(name[5:], name[5:])}"
+    if name.endswith(".max"):
+        return f"{name[:-4]}: its max count"
+    return name

@@ -20,7 +20,6 @@ from planner.report.charts import Bar, BarPanel, Segment, Style
 from planner.report.common import (
     FILL_STYLES_NODE,
     SourceRow,
-    binding_text,
     hypervisor_file,
     hypervisor_source_rows,
     inputs_table,
@@ -42,6 +41,7 @@ from planner.report.context import (
     Table,
     Value,
 )
+from planner.solver import binding_text
 from planner.units import format_kib
 
 #: Segments of a node's fill (the host's own parts drawn as in the fit report).

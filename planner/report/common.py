@@ -7,7 +7,6 @@ import hashlib
 import importlib.metadata
 import math
 import platform
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -94,30 +93,6 @@ def term_label(term: str) -> str:
 
 
 # --- names ----------------------------------------------------------------------------------------
-_NODE_RES = re.compile(r"^node(\d+)\.(\w+)$")
-_RESOURCES = {"memory_kib": "memory", "hugepages_kib": "hugepage pool", "vcpu_count": "vCPUs"}
-
-
-def binding_kind(name: str) -> str:
-    """What kind of limit a solver constraint is: ``memory``, ``hugepage pool``, ``vCPUs``,
-    ``max counts``."""
-    if name.endswith(".max"):
-        return "max counts"
-    return _RESOURCES.get(name.rsplit(".", 1)[-1], name)
-
-
-def binding_text(name: str) -> str:
-    """A solver constraint as words: ``node0.memory_kib`` -> ``node 0 memory``."""
-    m = _NODE_RES.match(name)
-    if m:
-        return f"node {m.group(1)} {_RESOURCES.get(m.group(2), m.group(2))}"
-    if name.startswith("host."):
-        return f"host {_RESOURCES.get(name[5:], name[5:])}"
-    if name.endswith(".max"):
-        return f"{name[:-4]}: its max count"
-    return name
-
-
 def mib_text(kib: float) -> str:
     """``67,584 KiB`` -> ``66.0 MiB`` (one decimal, thousands separated)."""
     return f"{kib / KIB_PER_MIB:,.1f} MiB"

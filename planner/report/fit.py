@@ -17,8 +17,6 @@ from planner.report.charts import Bar, BarPanel, Mark, Segment, Series, Style
 from planner.report.common import (
     FILL_STYLES_NODE,
     SourceRow,
-    binding_kind,
-    binding_text,
     calibration_section,
     guest_styles,
     hypervisor_file,
@@ -47,6 +45,7 @@ from planner.report.context import (
     Value,
 )
 from planner.report.render import slug, unique
+from planner.solver import binding_kind, binding_text
 from planner.units import KIB_PER_MIB, format_kib
 
 
