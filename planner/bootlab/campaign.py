@@ -298,8 +298,8 @@ def prepare_lab(
     )
 
 
-def boot_one(lab: Lab, spec: BootSpec, out_dir: Path) -> BootRecord:
-    """Run one boot of a lab; the log goes to ``out_dir/<label>.log``."""
+def boot_one(lab: Lab, spec: BootSpec, out_dir: Path, stop: threading.Event | None = None) -> BootRecord:
+    """Run one boot of a lab; the log goes to ``out_dir/<label>.log``; none once ``stop`` is set."""
     argv = qemu.qemu_argv(
         qemu=lab.qemu,
         arch=lab.arch,
@@ -313,7 +313,7 @@ def boot_one(lab: Lab, spec: BootSpec, out_dir: Path) -> BootRecord:
     )
     log = out_dir / f"{spec.label}.log"
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    run = qemu.run_qemu(argv, log, timeout_s=lab.timeout_s)
+    run = qemu.run_qemu(argv, log, timeout_s=lab.timeout_s, stop=stop)
     text = qemu.read_console(log)
     return BootRecord(
         log=log.name,
@@ -429,10 +429,11 @@ def run_boots(
     manifest = manifest or Manifest(out_dir, lab)
     workers = max(1, jobs or os.cpu_count() or 1)
     records: list[BootRecord] = []
+    stop = threading.Event()
     with _terminate_as_interrupt():
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bootlab")
         try:
-            futures = [pool.submit(boot_one, lab, s, out_dir) for s in specs]
+            futures = [pool.submit(boot_one, lab, s, out_dir, stop) for s in specs]
             for fut in as_completed(futures):
                 record = fut.result()
                 manifest.add(record)
@@ -441,6 +442,7 @@ def run_boots(
                     progress(record)
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
+            stop.set()  # a worker between its future and Popen starts no qemu
             qemu.kill_all()
             raise
         finally:

@@ -198,28 +198,33 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     proc.wait()
 
 
-def run_qemu(argv: list[str], log_path: Path, *, timeout_s: float) -> QemuRun:
+def run_qemu(
+    argv: list[str], log_path: Path, *, timeout_s: float, stop: threading.Event | None = None
+) -> QemuRun:
     """Run qemu, console to ``log_path`` (written atomically), killed after ``timeout_s``.
 
     The log appears only when qemu has ended (console text goes to a temp file in the
     same directory first). On KeyboardInterrupt or any other exception the process group
-    is killed, the temp file removed, and the exception re-raised.
+    is killed, the temp file removed, and the exception re-raised. Once ``stop`` is set
+    (before :func:`kill_all`), no new qemu starts: :class:`BootInterruptedError` instead.
     """
     fd, tmp = tempfile.mkstemp(dir=log_path.parent, prefix=f".{log_path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as log:
             start = time.monotonic()
-            try:
-                proc = subprocess.Popen(
-                    argv,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            except FileNotFoundError:
-                raise _qemu_missing(f"{argv[0]} not found") from None
-            with _LIVE_LOCK:
+            with _LIVE_LOCK:  # a kill_all() either sees this qemu or comes after stop was set
+                if stop is not None and stop.is_set():
+                    raise BootInterruptedError(f"interrupted: {argv[0]} was not started")
+                try:
+                    proc = subprocess.Popen(
+                        argv,
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                except FileNotFoundError:
+                    raise _qemu_missing(f"{argv[0]} not found") from None
                 _LIVE.add(proc)
             try:
                 returncode: int | None = proc.wait(timeout=timeout_s)
