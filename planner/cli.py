@@ -202,7 +202,6 @@ def bootlab(
     truncated-dump, timeout or qemu-error. Exit code 1 if a boot timed out or qemu failed.
     """
     import contextlib
-    import dataclasses
     import re
 
     from planner.bootlab import campaign
@@ -249,13 +248,9 @@ def bootlab(
         cal_path = Path("profiles") / "kernels" / f"{calibrate}.yaml"
         calibrated = calibrate_logs([output], name=calibrate, output=cal_path)
     if json_out:
-        doc = {
-            "manifest": str(result.manifest_path),
-            "boots": [dataclasses.asdict(r) for r in result.records],
-        }
-        print_json(doc | ({"calibration": calibrated.to_json()} if calibrated else {}))
+        print_json(result.to_json() | ({"calibration": calibrated.to_json()} if calibrated else {}))
     else:
-        typer.echo("\n".join(result.summary_lines() + ([calibrated.to_text()] if calibrated else [])))
+        typer.echo("\n".join([result.to_text()] + ([calibrated.to_text()] if calibrated else [])))
     if result.failed_to_run:
         names = ", ".join(f"{r.log} ({r.outcome})" for r in result.failed_to_run)
         typer.echo(f"planner: error: boots that did not finish: {names}; no qemu is left running", err=True)

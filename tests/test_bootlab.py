@@ -531,7 +531,7 @@ def test_find_min_brackets_the_smallest_bootable_size(cloud_kernel: Path, tmp_pa
         app,
         [
             *("bootlab", "--kernel", str(cloud_kernel), "--find-min", "--memory", "64MiB,84MiB"),
-            *("--step", "4MiB", "--accel", "tcg", "-o", str(tmp_path)),
+            *("--step", "4MiB", "--accel", "tcg", "-o", str(tmp_path), "--json"),
         ],
     )
     assert result.exit_code == 0, result.output
@@ -539,9 +539,11 @@ def test_find_min_brackets_the_smallest_bootable_size(cloud_kernel: Path, tmp_pa
         b["memory_kib"] // KIB_PER_MIB: b["outcome"]
         for b in json.loads((tmp_path / "manifest.json").read_text())["boots"]
     }
-    m = re.search(r"smallest size that boots to /init: (\d+)MiB; (\d+)MiB ended in (\S+)", result.output)
-    assert m, result.output
-    min_mib, below_mib, below_outcome = int(m[1]), int(m[2]), m[3]
+    doc = json.loads(result.stdout)
+    assert doc["accel"] == "tcg" and {b["log"] for b in doc["boots"]} == {f"{m}MiB-1cpu.log" for m in boots}
+    answer = doc["find_min"]
+    min_mib, below_mib = answer["min_boot_kib"] // KIB_PER_MIB, answer["below_kib"] // KIB_PER_MIB
+    below_outcome = answer["below_outcome"]
     assert min_mib - below_mib == 4
     assert boots[min_mib] == "dump" and boots[below_mib] == below_outcome != "dump"
     assert all(outcome != "dump" for mib, outcome in boots.items() if mib < min_mib)

@@ -538,8 +538,25 @@ class CampaignResult:
         """Boots that say nothing about the kernel: killed by the timeout or qemu errors."""
         return [r for r in self.records if r.outcome in ("timeout", "qemu-error")]
 
-    def summary_lines(self) -> list[str]:
-        """One line per boot, then the find-min answer if any."""
+    def to_json(self) -> dict[str, Any]:
+        """The manifest path, accelerator, every boot and the find-min answer, for scripts."""
+        fm = self.find_min
+        return {
+            "manifest": str(self.manifest_path),
+            "accel": self.lab.accel,
+            "kvm_probe": self.lab.kvm_probe,
+            "boots": [asdict(r) for r in self.records],
+            "find_min": None
+            if fm is None
+            else {
+                "min_boot_kib": fm.min_boot_kib,
+                "below_kib": fm.below_kib,
+                "below_outcome": fm.below_outcome,
+            },
+        }
+
+    def to_text(self) -> str:
+        """One line per boot, then the find-min answer if any, the accelerator and the manifest."""
         lines = [
             f"{r.log:<24} {r.outcome:<15} {r.boot_wall_s:7.2f} s  rc={r.qemu_returncode}"
             for r in self.records
@@ -555,7 +572,7 @@ class CampaignResult:
         probe = self.lab.kvm_probe
         lines.append(f"accelerator: {self.lab.accel}" + (f" ({probe['reason']})" if probe else ""))
         lines.append(f"manifest: {self.manifest_path}")
-        return lines
+        return "\n".join(lines)
 
 
 def run_campaign(
