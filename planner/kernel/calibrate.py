@@ -18,10 +18,10 @@ from __future__ import annotations
 import dataclasses
 import statistics
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-from planner.errors import CalibrationError, EvidenceError
+from planner.errors import CalibrationError, EvidenceError, InfeasibleError
 from planner.evidence.dmesg import require_memory_line
 from planner.evidence.records import Evidence
 from planner.kernel.calibration import (
@@ -175,43 +175,35 @@ def _linear_fit(
     return coefs, rms
 
 
-def calibrate(
-    evidences: Sequence[Evidence],
-    *,
-    name: str,
-    description: str = "",
-    partial: bool = False,
-    progress: Callable[[str], None] | None = None,
-) -> Calibration:
-    """Fit a :class:`Calibration` to the evidence of one kernel build.
+@dataclass
+class _Fit:
+    """A calibration being made: the parameters so far and where each came from.
 
-    Parameters
-    ----------
-    evidences
-        Parsed boots (``planner.evidence.bundle.load_evidence``); each needs a
-        ``Memory:`` line and its configured RAM. Logs with /proc/meminfo feed the
-        runtime terms; failed boots (OOM panics) still feed the ``reserved`` fit.
-    name
-        The calibration's name (``debian12-cloud-amd64``).
-    partial
-        Allow a single boot: the RAM-dependent constants fall back to 0 and the
-        calibration says it is partial.
-
-    Raises
-    ------
-    CalibrationError
-        Logs of different kernel builds or architectures, or too few to fit.
+    Mutable while the stages below fill it in; :func:`calibrate` returns the frozen
+    :class:`Calibration` made from it.
     """
-    if not evidences:
-        raise CalibrationError("expected at least one log; found none")
-    samples = _samples(evidences)
+
+    draft: Calibration
+    sources: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def params(self) -> KernelParameters:
+        return self.draft.parameters
+
+    def set(self, how: str, **values: object) -> None:
+        """Set parameters and record how they were obtained."""
+        params = dataclasses.replace(self.params, **values)  # type: ignore[arg-type]
+        self.draft = dataclasses.replace(self.draft, parameters=params)
+        for key in values:
+            self.sources[key] = how
+
+
+def _check_logs(samples: list[_Sample], partial: bool) -> tuple[str, bool, list[_Sample]]:
+    """One build, one known architecture, enough boots. Returns (arch, 2.6-era, boots with meminfo)."""
     first = samples[0].evidence
     first_dmesg = first.dmesg
-    assert first_dmesg is not None  # _samples() checked every log
+    assert first_dmesg is not None and first_dmesg.memory is not None  # _samples() checked every log
     arch = first_dmesg.arch
-    first_memory = first_dmesg.memory
-    assert first_memory is not None
-    era_2_6 = first_memory.format == "2.6"
     for s in samples:
         ev = s.evidence
         if _build_key(ev) != _build_key(first):
@@ -240,309 +232,319 @@ def calibrate(
         )
     if not runtime:
         raise CalibrationError("expected at least one boot with /proc/meminfo; found none", file=first.source)
-    say = progress or (lambda _msg: None)
-    sources_used: dict[str, str] = {}
-    defaults = dict(ARCH_DEFAULTS[arch])
+    return arch, first_dmesg.memory.format == "2.6", runtime
 
-    # --- structural constants, read from the logs ----------------------------------------------
+
+def _freed_kib(s: _Sample, kind: str) -> int:
+    """A boot's ``Freeing ... memory`` lines of one kind: ``initrd``, ``smp`` or ``init`` (the rest)."""
+    assert s.evidence.dmesg is not None
+    total = 0
+    for f in s.evidence.dmesg.freed:
+        what = f.what.lower()
+        is_initrd = "initrd" in what
+        is_smp = "smp alternatives" in what
+        if (
+            (kind == "initrd" and is_initrd)
+            or (kind == "smp" and is_smp)
+            or (kind == "init" and not is_initrd and not is_smp)
+        ):
+            total += f.size_kib
+    return total
+
+
+def _structural(fit: _Fit, samples: list[_Sample], runtime: list[_Sample], era_2_6: bool) -> None:
+    """Constants read straight from the logs, and the build's configuration."""
+    arch = fit.draft.arch
+    first = samples[0].evidence
+    assert first.dmesg is not None and first.dmesg.memory is not None
     percpu_pages = [
         s.evidence.dmesg.percpu.pages_per_cpu for s in samples if s.evidence.dmesg and s.evidence.dmesg.percpu
     ]
-    percpu_kib = _mode([p * 4 for p in percpu_pages]) if percpu_pages else 0
-    sources_used["percpu_kib_per_cpu"] = "measured: 'percpu: Embedded N pages/cpu' x 4 KiB"
-
-    def freed(s: _Sample, kind: str) -> int:
-        assert s.evidence.dmesg is not None
-        total = 0
-        for f in s.evidence.dmesg.freed:
-            what = f.what.lower()
-            is_initrd = "initrd" in what
-            is_smp = "smp alternatives" in what
-            if (
-                (kind == "initrd" and is_initrd)
-                or (kind == "smp" and is_smp)
-                or (kind == "init" and not is_initrd and not is_smp)
-            ):
-                total += f.size_kib
-        return total
-
+    fit.set(
+        "measured: 'percpu: Embedded N pages/cpu' x 4 KiB",
+        percpu_kib_per_cpu=_mode([p * 4 for p in percpu_pages]) if percpu_pages else 0,
+    )
     done = [s for s in runtime if s.evidence.dmesg and s.evidence.dmesg.run_init] or runtime
-    initrd_kib = _mode([freed(s, "initrd") for s in done])
-    freed_init_kib = _mode([freed(s, "init") for s in done])
+    fit.set(
+        "measured: 'Freeing initrd memory' (reserved at the Memory: line, freed later)",
+        initrd_kib=_mode([_freed_kib(s, "initrd") for s in done]),
+    )
+    freed_init_kib = _mode([_freed_kib(s, "init") for s in done])
     if era_2_6 and not any(s.evidence.dmesg and s.evidence.dmesg.freed for s in done):
         # an excerpt without the 'Freeing unused kernel memory' line: the Memory: line's init figure
-        freed_init_kib = first_memory.init_kib
-    smp_kib = max(freed(s, "smp") for s in done)
-    sources_used["initrd_kib"] = (
-        "measured: 'Freeing initrd memory' (reserved at the Memory: line, freed later)"
+        freed_init_kib = first.dmesg.memory.init_kib
+    fit.set(
+        "measured: every other 'Freeing ... memory' line after the Memory: line",
+        freed_init_kib=freed_init_kib,
     )
-    sources_used["freed_init_kib"] = "measured: every other 'Freeing ... memory' line after the Memory: line"
-    sources_used["smp_alternatives_kib"] = "measured: 'Freeing SMP alternatives memory'"
+    fit.set(
+        "measured: 'Freeing SMP alternatives memory'",
+        smp_alternatives_kib=max(_freed_kib(s, "smp") for s in done),
+    )
     thp_modes = [s.evidence.thp_mode for s in runtime if s.spec.memory_kib >= 768 * 1024]
     if era_2_6:
-        thp_available = False
-        sources_used["thp_available"] = "2.6-era kernel: no transparent hugepages"
+        fit.set("2.6-era kernel: no transparent hugepages", thp_available=False)
     elif thp_modes:
-        thp_available = any(m in ("always", "madvise") for m in thp_modes)
-        sources_used["thp_available"] = "measured: /sys/kernel/mm/transparent_hugepage/enabled at >= 768 MiB"
+        fit.set(
+            "measured: /sys/kernel/mm/transparent_hugepage/enabled at >= 768 MiB",
+            thp_available=any(m in ("always", "madvise") for m in thp_modes),
+        )
     else:
-        thp_available = arch == "x86_64"
-        sources_used["thp_available"] = "config default (no boot at >= 768 MiB to measure it)"
-    for key in defaults:
-        sources_used[key] = "config: Debian 6.1 " + arch
-    sources_used["log_buf_default_kib"] = "config: CONFIG_LOG_BUF_SHIFT=17"
-    sources_used["hash_rules"] = "config: alloc_large_system_hash() rules of 6.1"
-    era: dict[str, object] = {}
-    machine: str | None = first.machine
+        fit.set("config default (no boot at >= 768 MiB to measure it)", thp_available=arch == "x86_64")
+    fit.set("config: Debian 6.1 " + arch, **ARCH_DEFAULTS[arch])
+    fit.set("config: CONFIG_LOG_BUF_SHIFT=17", log_buf_default_kib=128)
+    fit.set("config: alloc_large_system_hash() rules of 6.1", hash_rules="6.1")
     if era_2_6:
-        # 2.6-era 'Memory:' line (arch/x86_64/mm/init.c mem_init() @ v2.6.18): a physical PC with a flat
-        # memmap of 56-byte struct pages; the firmware keeps what the kernel never sees
-        present_kib = first_memory.available_kib + first_memory.reserved_kib
-        tcp = {
-            t.name: t.size_bytes // t.entries for t in first_dmesg.hash_tables if t.entries and t.size_printed
-        }
-        era = {
-            "hash_rules": "2.6.18",
-            "struct_page_bytes": 56,
-            "thread_stack_kib": 8,
-            "memmap_model": "flat",
-            "firmware_kib": float((first.memory_kib or present_kib) - present_kib),
-            "dma_pool_count": 0,
-            "swiotlb_available": False,
-            "tcp_ehash_bucket_bytes": tcp.get("TCP established", 16),
-            "tcp_bhash_bucket_bytes": tcp.get("TCP bind", 16),
-            "route_bucket_bytes": tcp.get("IP route cache", 8),
-        }
-        machine = "host"
-        sources_used["hash_rules"] = "2.6-era Memory: line: alloc_large_system_hash() rules of 2.6.18"
-        sources_used["struct_page_bytes"] = "2.6.18 x86-64 struct page (include/linux/mm.h @ v2.6.18)"
-        sources_used["thread_stack_kib"] = "2.6.18 x86-64 THREAD_ORDER 1 (include/asm-x86_64/page.h)"
-        sources_used["memmap_model"] = "2.6.18 x86-64: flat memmap per node (alloc_node_mem_map)"
-        sources_used["firmware_kib"] = "measured: configured RAM - (available + reserved) of the Memory: line"
-        for key in ("tcp_ehash_bucket_bytes", "tcp_bhash_bucket_bytes", "route_bucket_bytes"):
-            sources_used[key] = "measured: bytes / entries of the hash table line"
-        defaults.update(dma_pool_count=0, swiotlb_available=False)
+        _structural_2_6(fit, samples)
 
-    base = KernelParameters(
-        percpu_kib_per_cpu=percpu_kib,
-        freed_init_kib=freed_init_kib,
-        smp_alternatives_kib=smp_kib,
-        initrd_kib=initrd_kib,
-        thp_available=thp_available,
-        **{**defaults, **era},  # type: ignore[arg-type]
+
+def _structural_2_6(fit: _Fit, samples: list[_Sample]) -> None:
+    """A 2.6-era ``Memory:`` line (arch/x86_64/mm/init.c mem_init() @ v2.6.18): a physical PC with a
+    flat memmap of 56-byte struct pages; the firmware keeps what the kernel never sees."""
+    first = samples[0].evidence
+    dmesg = first.dmesg
+    assert dmesg is not None and dmesg.memory is not None
+    present_kib = dmesg.memory.available_kib + dmesg.memory.reserved_kib
+    buckets = {t.name: t.size_bytes // t.entries for t in dmesg.hash_tables if t.entries and t.size_printed}
+    fit.draft = dataclasses.replace(fit.draft, machine="host")
+    fit.set("2.6-era Memory: line: alloc_large_system_hash() rules of 2.6.18", hash_rules="2.6.18")
+    fit.set("2.6.18 x86-64 struct page (include/linux/mm.h @ v2.6.18)", struct_page_bytes=56)
+    fit.set("2.6.18 x86-64 THREAD_ORDER 1 (include/asm-x86_64/page.h)", thread_stack_kib=8)
+    fit.set("2.6.18 x86-64: flat memmap per node (alloc_node_mem_map)", memmap_model="flat")
+    fit.set(
+        "measured: configured RAM - (available + reserved) of the Memory: line",
+        firmware_kib=float((first.memory_kib or present_kib) - present_kib),
     )
-    draft = Calibration(
-        name, first_dmesg.release or "", arch, base, CalibratedRange(0, 2**62, 1, 1024), machine=machine
+    fit.set("2.6.18: no DMA atomic pools, no swiotlb below 4 GiB", dma_pool_count=0, swiotlb_available=False)
+    fit.set(
+        "measured: bytes / entries of the hash table line",
+        tcp_ehash_bucket_bytes=buckets.get("TCP established", 16),
+        tcp_bhash_bucket_bytes=buckets.get("TCP bind", 16),
+        route_bucket_bytes=buckets.get("IP route cache", 8),
     )
-    if era_2_6 and first_dmesg.total_pages:
+    if dmesg.total_pages:
         # dma_reserve (pages below 16 MiB in use at boot) from the logged nr_kernel_pages
-        layout = machine_layout(draft, samples[0].spec.memory_kib, None, base)
+        layout = machine_layout(fit.draft, samples[0].spec.memory_kib, None, fit.params)
         without = nr_kernel_pages(layout, "2.6.18", struct_page_bytes=56, dma_reserve_pages=0)
-        base = dataclasses.replace(base, dma_reserve_pages=max(without - first_dmesg.total_pages, 0))
-        sources_used["dma_reserve_pages"] = "measured: modelled nr_kernel_pages - 'On node 0 totalpages'"
-        draft = dataclasses.replace(draft, parameters=base)
+        fit.set(
+            "measured: modelled nr_kernel_pages - 'On node 0 totalpages'",
+            dma_reserve_pages=max(without - dmesg.total_pages, 0),
+        )
 
-    # --- reserved: image + direct map slope, least squares over every Memory: line ------------------
-    say(f"fitting reserved on {len(samples)} logs")
+
+def _fit_reserved(fit: _Fit, samples: list[_Sample]) -> None:
+    """The image reservation and a direct-map slope, least squares over every ``Memory:`` line."""
     rows, y = [], []
     for s in samples:
-        zero = reserved_terms(draft, s.spec, base)
-        fixed = zero.reserved_kib
-        gib = zero.layout.present_kib / KIB_PER_GIB
-        rows.append([1.0, gib])
-        y.append(s.reserved_kib - fixed)
+        zero = reserved_terms(fit.draft, s.spec, fit.params)
+        rows.append([1.0, zero.layout.present_kib / KIB_PER_GIB])
+        y.append(s.reserved_kib - zero.reserved_kib)
     (image, slope), rms = _linear_fit(
         rows, y, ["image_reserved_kib", "direct_map_kib_per_gib"], lower=[0.0, 0.0]
     )
-    if len(sizes) < MIN_SIZES:
-        slope = 0.0
-        image = statistics.fmean(y)
-    base = dataclasses.replace(base, image_reserved_kib=image, direct_map_kib_per_gib=slope)
-    sources_used["image_reserved_kib"] = (
-        f"least_squares: dmesg reserved over {len(samples)} logs (rms {rms:.0f} KiB)"
-    )
-    sources_used["direct_map_kib_per_gib"] = sources_used["image_reserved_kib"]
+    if len({s.spec.memory_kib for s in samples}) < MIN_SIZES:
+        image, slope = statistics.fmean(y), 0.0
+    how = f"least_squares: dmesg reserved over {len(samples)} logs (rms {rms:.0f} KiB)"
+    fit.set(how, image_reserved_kib=image, direct_map_kib_per_gib=slope)
 
-    def freed_after(s: _Sample) -> float:
-        """What the log says was freed after the Memory: line (the model's terms when it says nothing)."""
-        return s.freed_total_kib or (base.initrd_kib + base.freed_init_kib + base.smp_alternatives_kib)
 
-    # --- MemTotal offset --------------------------------------------------------------------------
-    offsets = [
-        s.meminfo["MemTotal"]
-        - (reserved_terms(draft, s.spec, base).layout.present_kib - s.reserved_kib + freed_after(s))
-        for s in runtime
-        if s.meminfo is not None
-    ]
-    (adjust,), _ = _linear_fit([[1.0]] * len(offsets), offsets, ["memtotal_adjust_kib"])
-    base = dataclasses.replace(base, memtotal_adjust_kib=adjust)
-    sources_used["memtotal_adjust_kib"] = (
-        f"least_squares: MemTotal - (physpages - reserved + freed) over {len(offsets)} boots"
-    )
-
-    # --- runtime terms ------------------------------------------------------------------------------
-    say(f"fitting the idle runtime on {len(runtime)} boots")
-    draft = dataclasses.replace(draft, parameters=base)
-
-    def meminfo(s: _Sample, key: str) -> float:
-        assert s.meminfo is not None
-        return float(s.meminfo.get(key, 0))
-
-    def user_kib(s: _Sample) -> float:
-        """User space and page cache: anonymous pages, buffers, file cache (not shmem)."""
-        return meminfo(s, "AnonPages") + meminfo(s, "Buffers") + meminfo(s, "Cached") - meminfo(s, "Shmem")
-
-    extra = [[1.0, float(s.spec.vcpu_count - 1)] for s in runtime]
-    (slab, slab_v), _ = _linear_fit(extra, [meminfo(s, "Slab") for s in runtime], ["slab", "per_vcpu"])
-    (srecl, _), _ = _linear_fit(extra, [meminfo(s, "SReclaimable") for s in runtime], ["srecl", "per_vcpu"])
-    (stacks, stacks_v), _ = _linear_fit(
-        extra, [meminfo(s, "KernelStack") for s in runtime], ["stacks", "per_vcpu"]
-    )
-    possible_inv = []
+def _fit_memtotal_offset(fit: _Fit, runtime: list[_Sample]) -> None:
+    """MemTotal against physpages - reserved + what the log says was freed (the model's terms when silent)."""
+    p = fit.params
+    offsets = []
     for s in runtime:
-        rt = reserved_terms(draft, s.spec, base)
-        possible_inv.append([1.0, 1.0 / rt.possible_cpu_count])
-    vm_y = [meminfo(s, "VmallocUsed") - meminfo(s, "KernelStack") for s in runtime]
-    (vmalloc, vmalloc_inv), _ = _linear_fit(possible_inv, vm_y, ["vmalloc", "per_inverse_cpu"])
-    base = dataclasses.replace(
-        base,
+        assert s.meminfo is not None
+        freed = s.freed_total_kib or (p.initrd_kib + p.freed_init_kib + p.smp_alternatives_kib)
+        present = reserved_terms(fit.draft, s.spec, p).layout.present_kib
+        offsets.append(s.meminfo["MemTotal"] - (present - s.reserved_kib + freed))
+    (adjust,), _ = _linear_fit([[1.0]] * len(offsets), offsets, ["memtotal_adjust_kib"])
+    how = f"least_squares: MemTotal - (physpages - reserved + freed) over {len(offsets)} boots"
+    fit.set(how, memtotal_adjust_kib=adjust)
+
+
+def _meminfo(s: _Sample, key: str) -> float:
+    assert s.meminfo is not None
+    return float(s.meminfo.get(key, 0))
+
+
+def _user_kib(s: _Sample) -> float:
+    """User space and page cache: anonymous pages, buffers, file cache (not shmem)."""
+    return _meminfo(s, "AnonPages") + _meminfo(s, "Buffers") + _meminfo(s, "Cached") - _meminfo(s, "Shmem")
+
+
+def _fit_runtime(fit: _Fit, runtime: list[_Sample]) -> None:
+    """The idle runtime from /proc/meminfo and /proc/zoneinfo: constants plus per-vCPU slopes."""
+    n = len(runtime)
+    extra = [[1.0, float(s.spec.vcpu_count - 1)] for s in runtime]
+    (slab, slab_v), _ = _linear_fit(extra, [_meminfo(s, "Slab") for s in runtime], ["slab", "per_vcpu"])
+    (srecl, _), _ = _linear_fit(extra, [_meminfo(s, "SReclaimable") for s in runtime], ["srecl", "per_vcpu"])
+    (stacks, stacks_v), _ = _linear_fit(
+        extra, [_meminfo(s, "KernelStack") for s in runtime], ["stacks", "per_vcpu"]
+    )
+    fit.set(
+        f"least_squares: /proc/meminfo over {n} boots (constant + per-vCPU slope)",
         slab_kib=slab,
         slab_kib_per_vcpu=slab_v,
         sreclaimable_kib=srecl,
         kernel_stacks_kib=stacks,
         kernel_stacks_kib_per_vcpu=stacks_v,
+    )
+    inverse = [[1.0, 1.0 / reserved_terms(fit.draft, s.spec, fit.params).possible_cpu_count] for s in runtime]
+    vm_y = [_meminfo(s, "VmallocUsed") - _meminfo(s, "KernelStack") for s in runtime]
+    (vmalloc, vmalloc_inv), _ = _linear_fit(inverse, vm_y, ["vmalloc", "per_inverse_cpu"])
+    fit.set(
+        f"least_squares: VmallocUsed - KernelStack over {n} boots (a + b / possible CPUs)",
         vmalloc_kib=vmalloc,
         vmalloc_kib_cpu_inverse=vmalloc_inv,
     )
-    n = len(runtime)
-    for key in (
-        "slab_kib",
-        "slab_kib_per_vcpu",
-        "sreclaimable_kib",
-        "kernel_stacks_kib",
-        "kernel_stacks_kib_per_vcpu",
-    ):
-        sources_used[key] = f"least_squares: /proc/meminfo over {n} boots (constant + per-vCPU slope)"
-    sources_used["vmalloc_kib"] = (
-        f"least_squares: VmallocUsed - KernelStack over {n} boots (a + b / possible CPUs)"
-    )
-    sources_used["vmalloc_kib_cpu_inverse"] = sources_used["vmalloc_kib"]
-
-    # per-CPU lists: the fill where the boot-time frees cannot reach the cap, the cap's fraction elsewhere
-    pcp_rows, pcp_y, pcp_ratios = [], [], []
-    for s in runtime:
-        if s.pcp_kib is None:
-            continue
-        rt = reserved_terms(draft, s.spec, base)
-        low_kib = runtime_terms(draft, s.spec, rt, base).watermarks.low_kib
-        if s.freed_total_kib < PCP_FILL_BELOW * low_kib:
-            pcp_rows.append([1.0, rt.layout.present_kib / KIB_PER_GIB, float(s.spec.vcpu_count - 1)])
-            pcp_y.append(float(s.pcp_kib))
-        elif low_kib:
-            pcp_ratios.append(s.pcp_kib / low_kib)
-    pcp = pcp_gib = pcp_v = 0.0
-    pcp_fraction = statistics.median(pcp_ratios) if pcp_ratios else 1.0
-    if pcp_y:
-        (pcp, pcp_gib, pcp_v), _ = _linear_fit(pcp_rows, pcp_y, ["pcp", "per_gib", "per_vcpu"])
-        sources_used["pcp_kib"] = (
-            f"least_squares: /proc/zoneinfo pageset counts of {len(pcp_y)} boots below the cap"
-        )
-    elif pcp_ratios:
-        pcp = float(max(s.pcp_kib or 0 for s in runtime))
-        sources_used["pcp_kib"] = "measured: largest /proc/zoneinfo pageset count (every boot at the cap)"
-    else:
-        sources_used["pcp_kib"] = "not measured (no /proc/zoneinfo in the logs): 0"
-    for key in ("pcp_kib_per_gib", "pcp_kib_per_vcpu"):
-        sources_used[key] = sources_used["pcp_kib"]
-    sources_used["pcp_low_fraction"] = (
-        f"measured: median pageset count / low watermarks over {len(pcp_ratios)} boots at the cap"
-        if pcp_ratios
-        else "default: the cap is the low watermarks"
-    )
-    base = dataclasses.replace(
-        base, pcp_kib=pcp, pcp_kib_per_gib=pcp_gib, pcp_kib_per_vcpu=pcp_v, pcp_low_fraction=pcp_fraction
-    )
-
+    _fit_pcp(fit, runtime)
     # everything else used at idle: MemTotal - MemFree minus the named terms
     other_y = []
     for s in runtime:
-        rt = reserved_terms(draft, s.spec, base)
-        run = runtime_terms(draft, s.spec, rt, base)
+        rt = reserved_terms(fit.draft, s.spec, fit.params)
+        run = runtime_terms(fit.draft, s.spec, rt, fit.params)
         pcp_measured = s.pcp_kib if s.pcp_kib is not None else run.pcp_kib
-        used = meminfo(s, "MemTotal") - meminfo(s, "MemFree") - user_kib(s)
+        used = _meminfo(s, "MemTotal") - _meminfo(s, "MemFree") - _user_kib(s)
         other_y.append(
             used
-            - meminfo(s, "Slab")
-            - meminfo(s, "VmallocUsed")
+            - _meminfo(s, "Slab")
+            - _meminfo(s, "VmallocUsed")
             - run.hash_late_kib
-            - dma_pools_kib(base.dma_pool_count, rt.totalram_at_print_kib)
+            - dma_pools_kib(fit.params.dma_pool_count, rt.totalram_at_print_kib)
             - pcp_measured
         )
     (other, other_v), rms_other = _linear_fit(extra, other_y, ["other", "per_vcpu"])
-    base = dataclasses.replace(base, other_kib=other, other_kib_per_vcpu=other_v)
-    sources_used["other_kib"] = (
-        f"least_squares: MemTotal - MemFree - named terms over {n} boots (rms {rms_other:.0f} KiB)"
+    fit.set(
+        f"least_squares: MemTotal - MemFree - named terms over {n} boots (rms {rms_other:.0f} KiB)",
+        other_kib=other,
+        other_kib_per_vcpu=other_v,
     )
-    sources_used["other_kib_per_vcpu"] = sources_used["other_kib"]
 
-    # --- result, with per-log residuals ---------------------------------------------------------------
-    dumps = [s for s in runtime]
-    cal_range = CalibratedRange(
-        min_memory_kib=min(s.spec.memory_kib for s in dumps),
-        max_memory_kib=max(s.spec.memory_kib for s in dumps),
-        min_vcpu_count=min(s.spec.vcpu_count for s in dumps),
-        max_vcpu_count=max(s.spec.vcpu_count for s in dumps),
-    )
-    result = Calibration(
-        name=name,
-        kernel_release=first_dmesg.release or "",
-        arch=arch,
-        parameters=base,
-        calibrated_range=cal_range,
-        machine=machine,
-        linux_version=first_dmesg.linux_version or "",
-        description=description
-        or f"{first_dmesg.release or 'unknown release'} ({arch}) calibrated on {len(samples)} boots, "
-        f"{format_kib(cal_range.min_memory_kib)}..{format_kib(cal_range.max_memory_kib)}",
-        partial=partial and len(sizes) < MIN_SIZES,
-        min_boot_memory_kib=cal_range.min_memory_kib,
-        parameter_sources=sources_used,
-    )
-    logs = []
-    for s in samples:
-        measured = {"reserved_kib": s.reserved_kib}
-        modelled: dict[str, int] = {}
-        try:
-            p = predict(result, s.spec, out_of_range="ignore")
-            modelled = {
-                "reserved_kib": p.reserved_kib,
-                "mem_total_kib": p.mem_total_kib,
-                "mem_free_kib": p.mem_free_kib,
-                "mem_available_kib": p.mem_available_kib,
-            }
-        except CalibrationError:
-            raise
-        except Exception as err:  # a log the model says cannot boot: keep the reserved residual
-            if "too small" not in str(err):
-                raise
-            modelled = {"reserved_kib": round(reserved_terms(result, s.spec).reserved_kib)}
-        if s.meminfo is not None:
-            for key, field_name in (
-                ("mem_total_kib", "MemTotal"),
-                ("mem_free_kib", "MemFree"),
-                ("mem_available_kib", "MemAvailable"),
-            ):
-                if field_name in s.meminfo:
-                    measured[key] = s.meminfo[field_name]
-        logs.append(
-            LogRecord(
-                source=s.evidence.source,
-                sha256=s.evidence.sha256,
-                memory_kib=s.spec.memory_kib,
-                vcpu_count=s.spec.vcpu_count,
-                cmdline=s.spec.cmdline,
-                measured=measured,
-                modelled={k: v for k, v in modelled.items() if k in measured},
-            )
+
+def _fit_pcp(fit: _Fit, runtime: list[_Sample]) -> None:
+    """Free pages on per-CPU lists: the fill where the boot-time frees cannot reach the cap (a share of
+    the low watermarks), the cap's share elsewhere."""
+    rows, y, ratios = [], [], []
+    for s in runtime:
+        if s.pcp_kib is None:
+            continue
+        rt = reserved_terms(fit.draft, s.spec, fit.params)
+        low_kib = runtime_terms(fit.draft, s.spec, rt, fit.params).watermarks.low_kib
+        if s.freed_total_kib < PCP_FILL_BELOW * low_kib:
+            rows.append([1.0, rt.layout.present_kib / KIB_PER_GIB, float(s.spec.vcpu_count - 1)])
+            y.append(float(s.pcp_kib))
+        elif low_kib:
+            ratios.append(s.pcp_kib / low_kib)
+    pcp = pcp_gib = pcp_v = 0.0
+    if y:
+        (pcp, pcp_gib, pcp_v), _ = _linear_fit(rows, y, ["pcp", "per_gib", "per_vcpu"])
+        how = f"least_squares: /proc/zoneinfo pageset counts of {len(y)} boots below the cap"
+    elif ratios:
+        pcp = float(max(s.pcp_kib or 0 for s in runtime))
+        how = "measured: largest /proc/zoneinfo pageset count (every boot at the cap)"
+    else:
+        how = "not measured (no /proc/zoneinfo in the logs): 0"
+    fit.set(how, pcp_kib=pcp, pcp_kib_per_gib=pcp_gib, pcp_kib_per_vcpu=pcp_v)
+    if ratios:
+        fit.set(
+            f"measured: median pageset count / low watermarks over {len(ratios)} boots at the cap",
+            pcp_low_fraction=statistics.median(ratios),
         )
-    return dataclasses.replace(result, logs=tuple(logs))
+    else:
+        fit.set("default: the cap is the low watermarks", pcp_low_fraction=1.0)
+
+
+def _log_record(s: _Sample, result: Calibration) -> LogRecord:
+    """One log's measured values beside the model's, for the residuals."""
+    measured = {"reserved_kib": s.reserved_kib}
+    try:
+        p = predict(result, s.spec, out_of_range="ignore")
+        modelled = {
+            "reserved_kib": p.reserved_kib,
+            "mem_total_kib": p.mem_total_kib,
+            "mem_free_kib": p.mem_free_kib,
+            "mem_available_kib": p.mem_available_kib,
+        }
+    except InfeasibleError:  # a boot the model says leaves nothing (an OOM panic): keep its reserved residual
+        modelled = {"reserved_kib": round(reserved_terms(result, s.spec).reserved_kib)}
+    if s.meminfo is not None:
+        for key, field_name in (
+            ("mem_total_kib", "MemTotal"),
+            ("mem_free_kib", "MemFree"),
+            ("mem_available_kib", "MemAvailable"),
+        ):
+            if field_name in s.meminfo:
+                measured[key] = s.meminfo[field_name]
+    return LogRecord(
+        source=s.evidence.source,
+        sha256=s.evidence.sha256,
+        memory_kib=s.spec.memory_kib,
+        vcpu_count=s.spec.vcpu_count,
+        cmdline=s.spec.cmdline,
+        measured=measured,
+        modelled={k: v for k, v in modelled.items() if k in measured},
+    )
+
+
+def calibrate(
+    evidences: Sequence[Evidence],
+    *,
+    name: str,
+    description: str = "",
+    partial: bool = False,
+) -> Calibration:
+    """Fit a :class:`Calibration` to the evidence of one kernel build.
+
+    Parameters
+    ----------
+    evidences
+        Parsed boots (``planner.evidence.bundle.load_evidence``); each needs a
+        ``Memory:`` line and its configured RAM. Logs with /proc/meminfo feed the
+        runtime terms; failed boots (OOM panics) still feed the ``reserved`` fit.
+    name
+        The calibration's name (``debian12-cloud-amd64``).
+    description
+        One line for listings (default: derived from the logs).
+    partial
+        Allow a single boot size: the RAM-dependent constants fall back to 0 and the
+        calibration says it is partial.
+
+    Raises
+    ------
+    CalibrationError
+        Logs of different kernel builds or architectures, or too few to fit.
+    """
+    if not evidences:
+        raise CalibrationError("expected at least one log; found none")
+    samples = _samples(evidences)
+    arch, era_2_6, runtime = _check_logs(samples, partial)
+    first = samples[0].evidence
+    assert first.dmesg is not None
+    release = first.dmesg.release or ""
+    fit = _Fit(
+        Calibration(
+            name, release, arch, KernelParameters(), CalibratedRange(0, 2**62, 1, 1024), machine=first.machine
+        )
+    )
+    _structural(fit, samples, runtime, era_2_6)
+    _fit_reserved(fit, samples)
+    _fit_memtotal_offset(fit, runtime)
+    _fit_runtime(fit, runtime)
+    cal_range = CalibratedRange(
+        min_memory_kib=min(s.spec.memory_kib for s in runtime),
+        max_memory_kib=max(s.spec.memory_kib for s in runtime),
+        min_vcpu_count=min(s.spec.vcpu_count for s in runtime),
+        max_vcpu_count=max(s.spec.vcpu_count for s in runtime),
+    )
+    result = dataclasses.replace(
+        fit.draft,
+        calibrated_range=cal_range,
+        linux_version=first.dmesg.linux_version or "",
+        description=description
+        or f"{release or 'unknown release'} ({arch}) calibrated on {len(samples)} boots, "
+        f"{format_kib(cal_range.min_memory_kib)}..{format_kib(cal_range.max_memory_kib)}",
+        partial=partial and len({s.spec.memory_kib for s in samples}) < MIN_SIZES,
+        min_boot_memory_kib=cal_range.min_memory_kib,
+        parameter_sources=dict(fit.sources),
+    )
+    return dataclasses.replace(result, logs=tuple(_log_record(s, result) for s in samples))
