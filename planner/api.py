@@ -830,6 +830,7 @@ class PredictResult:
             f"the kernel keeps {format_kib(p.kernel_kib)} "
             f"({100 * p.kernel_kib / p.memory_kib:.1f} %) of this guest",
         ]
+        lines += [f"note: {note}" for note in p.notes if "outside the calibrated range" not in note]
         return "\n".join(lines)
 
 

@@ -34,7 +34,7 @@ Size strings
 :func:`parse_size_kib` reads ``128MiB``, ``2G``, ``2GiB``, ``65536k``,
 ``1003884k``, ``512M``, ``1T``, ``4096B``. All suffixes are binary, as in the
 kernel, qemu and libvirt: ``K``/``k``/``KB``/``kB``/``KiB`` = 1024 bytes,
-``M``/``MB``/``MiB`` = 1024², and so on. A bare number needs a default unit
+``M``/``MB``/``MiB`` = 1024², and so on up to ``EiB``. A bare number needs a default unit
 from the caller.
 """
 
@@ -68,6 +68,12 @@ _UNIT_BYTES: dict[str, int] = {
     "t": 1024**4,
     "tb": 1024**4,
     "tib": 1024**4,
+    "p": 1024**5,
+    "pb": 1024**5,
+    "pib": 1024**5,
+    "e": 1024**6,
+    "eb": 1024**6,
+    "eib": 1024**6,
 }
 
 _EXPECTED = "expected a size such as 128MiB, 2GiB or 65536k"

@@ -270,3 +270,39 @@ def test_seed_partial_calibration_reproduces_its_boot() -> None:
     assert abs(p.breakdown_kib["memmap"] - 14.3 * 1000) < 300  # "1.37% ... (14.3MB)"
     with pytest.warns(UserWarning, match="partial calibration"):
         predict(cal, GuestSpec(1024 * 1024))
+
+
+def test_mem_limit_is_not_kernel_memory() -> None:
+    # RAM above mem= is neither the kernel's nor user space's: its own term, not "firmware"
+    cal = load_calibration("debian12-cloud-amd64")
+    limited = predict(cal, GuestSpec(2048 * 1024, cmdline="mem=1G"))
+    plain = predict(cal, GuestSpec(1024 * 1024))
+    assert (
+        limited.breakdown_kib["mem_limit"] == 1024 * 1024 - 128
+    )  # §4: 'user: [mem ...]' keeps 1 GiB of address space
+    assert limited.breakdown_kib["firmware"] == plain.breakdown_kib["firmware"]  # the same SeaBIOS holes
+    assert limited.kernel_kib < 0.2 * limited.memory_kib
+    assert sum(limited.breakdown_kib.values()) + limited.mem_available_kib == limited.memory_kib
+
+
+def test_oversized_reservations_are_dropped_with_a_note() -> None:
+    # reserve_crashkernel() / setup_log_buf() fail and the kernel boots without them
+    cal = load_calibration("debian12-cloud-amd64")
+    p = predict(cal, GuestSpec(512 * 1024, cmdline="crashkernel=1G log_buf_len=1G"))
+    assert p.breakdown_kib["crashkernel"] == 0 and p.breakdown_kib["log_buffer"] == 0
+    assert any("crashkernel=" in n and "boots without it" in n for n in p.notes)
+    assert any("log_buf_len=" in n for n in p.notes)
+
+
+def test_log_buf_len_rounds_up_to_a_power_of_two() -> None:
+    # kernel/printk/printk.c log_buf_len_update(): roundup_pow_of_two(size)
+    cal = load_calibration("debian12-cloud-amd64")
+    three = predict(cal, GuestSpec(1024 * 1024, cmdline="log_buf_len=3M"))
+    four = predict(cal, GuestSpec(1024 * 1024, cmdline="log_buf_len=4M"))
+    assert three.breakdown_kib["log_buffer"] == four.breakdown_kib["log_buffer"] == 4 * 4608
+
+
+def test_fewer_possible_than_online_cpus_is_refused() -> None:
+    cal = load_calibration("debian12-cloud-amd64")
+    with pytest.raises(InputError, match="possible CPUs"):
+        predict(cal, GuestSpec(512 * 1024, vcpu_count=4, possible_cpu_count=2))

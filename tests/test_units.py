@@ -22,6 +22,7 @@ from planner.units import format_kib, parse_size_bytes, parse_size_kib, size_lab
         ("512M", 524288),
         ("512 MiB", 524288),
         ("1T", 1073741824),
+        ("1PiB", 1024**4),
         ("4096B", 4),
         ("1.5GiB", 1572864),
         ("64kB", 64),  # /proc/meminfo spelling

@@ -22,6 +22,8 @@ SWIOTLB_SLOT_BYTES = 24
 SWIOTLB_AREA_KIB = 12
 #: printk ring buffer: text + descriptors + info per 32 bytes of text: 1 + 3.5 (measured: 1 MiB -> 4608 KiB)
 LOG_BUF_FACTOR = 4.5
+#: LOG_BUF_LEN_MAX: (u32)1 << 31 bytes [KiB]
+LOG_BUF_LEN_MAX_KIB = 2 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -139,10 +141,14 @@ def log_buffer_kib(log_buf_len_kib: int | None, default_kib: int) -> int:
     """Extra memblock memory for ``log_buf_len=`` above the built-in buffer. [KiB]
 
     The default buffer (``CONFIG_LOG_BUF_SHIFT``) is static, inside the image.
-    A larger one is allocated with its descriptor and info rings: 4.5 x the
-    text size (measured: ``log_buf_len=1M`` adds exactly 4608 KiB on cloud-amd64,
-    amd64 and s390x, reference bootlab §1.2).
+    A larger one, rounded up to a power of two, is allocated with its descriptor
+    and info rings: 4.5 x the text size (measured: ``log_buf_len=1M`` adds exactly
+    4608 KiB on cloud-amd64, amd64 and s390x, reference bootlab §1.2).
     """
-    if not log_buf_len_kib or log_buf_len_kib <= default_kib:
+    if not log_buf_len_kib:
         return 0
-    return round(log_buf_len_kib * LOG_BUF_FACTOR)
+    # kernel/printk/printk.c log_buf_len_update(): capped at 2 GiB, rounded up to a power of two
+    size_kib = 1 << (min(log_buf_len_kib, LOG_BUF_LEN_MAX_KIB) - 1).bit_length()
+    if size_kib <= default_kib:
+        return 0
+    return round(size_kib * LOG_BUF_FACTOR)

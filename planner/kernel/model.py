@@ -5,6 +5,7 @@ quantities are KiB. The terms, with their sources (reference
 kernel-memory-facts.md and bootlab-debian-6.1.md):
 
 Outside MemTotal (the dmesg ``Memory:`` line's ``reserved``)
+    ``mem_limit``: RAM above a ``mem=`` limit, which the kernel never uses;
     ``firmware``: holes (:mod:`planner.kernel.layout`);
     ``kernel_image``: memblock reservation of the image and early allocations,
     a per-build constant, net of the init sections freed after boot
@@ -19,6 +20,9 @@ Outside MemTotal (the dmesg ``Memory:`` line's ``reserved``)
     (``arch/x86/kernel/pci-dma.c pci_swiotlb_detect()``);
     ``crashkernel``: ``crashkernel=`` (``kernel/crash_core.c``);
     ``log_buffer``: a ``log_buf_len=`` buffer above the built-in one.
+    A crashkernel or log buffer that does not fit is not reserved: the kernel
+    boots without it (``reserve_crashkernel()``: "crashkernel reservation failed";
+    ``setup_log_buf()``: "log_buf_len: ... not available"), and a note says so.
     2.6-era kernels (the seed's 2.6.18) use a flat memmap of 56-byte struct
     pages and the 2.6.18 hash-table callers (:func:`planner.kernel.hashtables.hash_tables_2_6_18`).
 Inside MemTotal, used at idle after boot
@@ -65,6 +69,7 @@ OutOfRange = Literal["warn", "raise", "ignore"]
 
 #: breakdown terms in display order; with ``mem_available_kib`` they add up to ``memory_kib``
 TERMS = (
+    "mem_limit",
     "firmware",
     "kernel_image",
     "direct_map",
@@ -143,8 +148,8 @@ class Prediction:
 
     @property
     def kernel_kib(self) -> int:
-        """Everything the guest kernel keeps from user space. [KiB]"""
-        return self.memory_kib - self.mem_available_kib
+        """Everything the guest kernel keeps from user space (not RAM hidden by ``mem=``). [KiB]"""
+        return self.memory_kib - self.mem_available_kib - self.breakdown_kib.get("mem_limit", 0)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -192,6 +197,9 @@ class ReservedTerms:
     terms_kib: dict[str, float]
     #: freed after the Memory: line (init sections, initrd, SMP alternatives) + the calibrated offset
     freed_kib: float
+    #: present RAM above a mem= limit
+    hidden_kib: int = 0
+    notes: tuple[str, ...] = ()
 
     @property
     def reserved_kib(self) -> float:
@@ -276,8 +284,11 @@ def reserved_terms(
     arch = calibration.arch
     cmd = parse_cmdline(spec.cmdline)
     layout = machine_layout(calibration, spec.memory_kib, spec.machine, p)
+    hidden_kib = 0
     if cmd.mem_limit_kib is not None and cmd.mem_limit_kib < layout.memory_kib:
-        layout = clip_layout(layout, cmd.mem_limit_kib)
+        clipped = clip_layout(layout, cmd.mem_limit_kib)
+        hidden_kib = layout.present_kib - clipped.present_kib
+        layout = clipped
     possible = spec.possible_cpu_count or spec.vcpu_count
     if cmd.possible_cpus is not None:
         possible = cmd.possible_cpus
@@ -288,22 +299,36 @@ def reserved_terms(
         "image": p.image_reserved_kib,
         "direct_map": p.direct_map_kib_per_gib * memory_gib,
         "initrd": p.initrd_kib,
-        "log_buffer": log_buffer_kib(cmd.log_buf_len_kib, p.log_buf_default_kib),
         "percpu": p.percpu_kib_per_cpu * possible,
         "memmap": memmap_kib(layout, p.memmap_model, p.struct_page_bytes),
         "hash_early": sum(t.size_kib for t in tables if t.early),
         "swiotlb": swiotlb,
+    }
+    notes: list[str] = []
+    # optional reservations: the kernel boots without one that finds no room
+    optional = {
+        "log_buffer": ("log_buf_len=", log_buffer_kib(cmd.log_buf_len_kib, p.log_buf_default_kib)),
         "crashkernel": (
+            "crashkernel=",
             crashkernel_kib(cmd.crashkernel, cmd.crashkernel_low, layout.present_kib, swiotlb)
             if p.crashkernel_available
-            else 0
+            else 0,
         ),
     }
+    for term, (option, wanted_kib) in optional.items():
+        room_kib = layout.present_kib - sum(terms.values())
+        if wanted_kib and wanted_kib >= room_kib:
+            notes.append(
+                f"{option} asks for {format_kib(wanted_kib)} but only {format_kib(max(room_kib, 0))} is free "
+                "at that point: the kernel boots without it"
+            )
+            wanted_kib = 0
+        terms[term] = wanted_kib
     if arch == "s390x":
         terms["zero_pages"] = s390x_zero_pages_kib(layout.present_kib - sum(terms.values()))
     smp_freed = p.smp_alternatives_kib if not (spec.vcpu_count == 1 and possible > 1) else 0
     freed = p.initrd_kib + p.freed_init_kib + smp_freed + p.memtotal_adjust_kib
-    return ReservedTerms(layout, cmd, possible, tables, terms, freed)
+    return ReservedTerms(layout, cmd, possible, tables, terms, freed, hidden_kib, tuple(notes))
 
 
 def zone_managed_at_init(rt: ReservedTerms) -> tuple[ZoneManaged, ...]:
@@ -448,7 +473,12 @@ def predict(calibration: Calibration, spec: GuestSpec, *, out_of_range: OutOfRan
     """
     if spec.vcpu_count < 1:
         raise InputError(f"expected at least 1 vCPU; found {spec.vcpu_count}", field="vcpus")
-    in_range, notes = _check_range(calibration, spec, out_of_range)
+    if spec.possible_cpu_count is not None and spec.possible_cpu_count < spec.vcpu_count:
+        raise InputError(
+            f"expected at least as many possible CPUs as online vCPUs ({spec.vcpu_count}); "
+            f"found {spec.possible_cpu_count}",
+            field="possible-cpus",
+        )
     rt = reserved_terms(calibration, spec)
     run = runtime_terms(calibration, spec, rt)
     mem_total = round(rt.mem_total_kib)
@@ -464,12 +494,14 @@ def predict(calibration: Calibration, spec: GuestSpec, *, out_of_range: OutOfRan
             ),
             field="memory",
         )
+    in_range, range_notes = _check_range(calibration, spec, out_of_range)
     available = mem_available_kib(mem_free, run.watermarks, reclaimable_kib=round(run.sreclaimable_kib))
     reclaim_credit = run.sreclaimable_kib - min(run.sreclaimable_kib // 2, run.watermarks.low_kib)
     t = rt.terms_kib
     kernel_image = t["image"] + t.get("zero_pages", 0.0) - (rt.freed_kib - t["initrd"])
     raw: dict[str, float] = {
-        "firmware": rt.layout.firmware_kib,
+        "mem_limit": rt.hidden_kib,
+        "firmware": rt.layout.firmware_kib - rt.hidden_kib,
         "kernel_image": kernel_image,
         "direct_map": t["direct_map"],
         "memmap": t["memmap"],
@@ -503,7 +535,7 @@ def predict(calibration: Calibration, spec: GuestSpec, *, out_of_range: OutOfRan
         min_free_kbytes=run.watermarks.min_free_kbytes,
         thp_active=run.watermarks.thp_active,
         in_range=in_range,
-        notes=notes,
+        notes=range_notes + rt.notes,
         cma_kib=cma_kib(calibration, spec.machine, rt.cmdline),
     )
 
