@@ -25,7 +25,7 @@ from planner.units import KIB_PER_MIB, format_kib
 #: (``Prediction.breakdown_kib``, :mod:`planner.kernel.model`) each one sums. A term not
 #: listed here (a term the model gains later) is drawn as ``other_kernel``.
 GUEST_SEGMENTS: dict[str, tuple[Style, tuple[str, ...]]] = {
-    "firmware": (Style("firmware holes", "#DDDDDD", ""), ("firmware",)),
+    "firmware": (Style("firmware holes, RAM above mem=", "#DDDDDD", ""), ("firmware", "mem_limit")),
     "kernel_image": (
         Style("kernel image, early page tables", "#77AADD", "///"),
         ("kernel_image", "direct_map"),
