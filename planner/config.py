@@ -483,19 +483,42 @@ def list_profile_names(kind: Literal["guests", "hypervisors"]) -> list[str]:
     )
 
 
+def read_text_file(path: str | Path, what: str) -> str:
+    """The text of a UTF-8 file, or an :class:`InputError` naming the file.
+
+    A file that cannot be read says why (``expected a readable host file; found No such file
+    or directory``); one that is not UTF-8 (Latin-1, a binary file) names the line of the first
+    byte that is not: YAML 1.2 streams are Unicode (yaml.org/spec/1.2.2 §5.2).
+    """
+    try:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        raise InputError(f"expected a readable {what}; found {err.strerror or err}", file=path) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(
+            f"expected a {what} in UTF-8; found byte 0x{data[err.start]:02x}, which is not UTF-8 "
+            "(a binary file, or text saved as Latin-1?)",
+            file=path,
+            line=data.count(b"\n", 0, err.start) + 1,
+        ) from None
+
+
 def _read_profile(kind: Literal["guests", "hypervisors"], name: str) -> tuple[str, str]:
     """(file, text) of a profile given by name or path."""
+    what = "guest profile" if kind == "guests" else "hypervisor profile"
     if name.endswith((".yaml", ".yml")) or "/" in name:
         path = Path(name)
         if not path.is_file():
             raise InputError(f"expected a profile YAML file; found no file {name!r}")
-        return str(path), path.read_text()
+        return str(path), read_text_file(path, what)
     entry = _profile_dir(kind) / f"{name}.yaml"
     if not entry.is_file():
         known = ", ".join(list_profile_names(kind))
         what = "guest profile" if kind == "guests" else "hypervisor"
         raise InputError(f"unknown {what} {name!r}; expected one of: {known}")
-    return str(entry), entry.read_text()
+    return str(entry), read_text_file(entry, what)
 
 
 def _workload(model: WorkloadModel | None, file: str, line: int | None) -> Workload | None:
@@ -732,10 +755,7 @@ def _guest_request(
 def load_host_file(path: str | Path) -> HostFile:
     """Read and validate a host file; guest profiles are loaded and checked too."""
     file = str(path)
-    try:
-        text = Path(path).read_text()
-    except OSError as err:
-        raise InputError(f"expected a readable host file; found {err.strerror or err}", file=file) from None
+    text = read_text_file(path, "host file")
     data, lines = load_yaml(text, file)
     model: HostFileModel = _validate(HostFileModel, data, lines, file)
     host = model.host

@@ -250,3 +250,22 @@ def test_a_guest_with_more_vcpus_than_the_host_has_cpus(tmp_path: Path) -> None:
     )
     path = _write(tmp_path, host + "  - profile: kvm-cloud-128mib\n    vcpus: 4\n")
     assert _error(path) == f"{path}:8: guests[0].vcpus: expected at most the host's 1 CPUs; found 4 vCPUs"
+
+
+def test_a_host_file_that_is_not_utf8_names_the_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(b"host:\n  memory: 4GiB\n# gr\xf6\xdfe\n")
+    assert _error(path) == (
+        f"{path}:3: expected a host file in UTF-8; found byte 0xf6, which is not UTF-8 "
+        "(a binary file, or text saved as Latin-1?)"
+    )
+
+
+def test_a_guest_profile_that_is_a_binary_file(tmp_path: Path) -> None:
+    binary = tmp_path / "bin.yaml"
+    binary.write_bytes(b"\xff\xfe\x00bin")
+    path = _write(
+        tmp_path,
+        f"host:\n  memory: 4GiB\n  cpus: 8\n  hypervisor: zvm\nguests:\n  - profile: {binary}\n",
+    )
+    assert _error(path).startswith(f"{binary}:1: expected a guest profile in UTF-8; found byte 0xff")
