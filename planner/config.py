@@ -505,13 +505,35 @@ def read_text_file(path: str | Path, what: str) -> str:
         ) from None
 
 
-def _read_profile(kind: Literal["guests", "hypervisors"], name: str) -> tuple[str, str]:
-    """(file, text) of a profile given by name or path."""
+def is_path_name(name: str) -> bool:
+    """A profile or calibration named by a path (``my.yaml``, ``sub/x``) rather than by name."""
+    return name.endswith((".yaml", ".yml")) or "/" in name
+
+
+def beside(name: str, file: str | Path | None) -> str:
+    """A relative path written in ``file``, taken from ``file``'s directory (as editors, YAML
+    language servers and docker-compose resolve them); names and absolute paths unchanged."""
+    if file is None or not is_path_name(name) or Path(name).is_absolute():
+        return name
+    return str(Path(file).parent / name)
+
+
+def _read_profile(
+    kind: Literal["guests", "hypervisors"], name: str, named_in: str | None = None
+) -> tuple[str, str]:
+    """(file, text) of a profile given by name or path; a relative path named in the file
+    ``named_in`` is taken from that file's directory."""
     what = "guest profile" if kind == "guests" else "hypervisor profile"
-    if name.endswith((".yaml", ".yml")) or "/" in name:
-        path = Path(name)
+    if is_path_name(name):
+        path = Path(beside(name, named_in))
         if not path.is_file():
-            raise InputError(f"expected a profile YAML file; found no file {name!r}")
+            tried = (
+                ""
+                if str(path) == name
+                else f" (looked for {str(path)!r}: a relative path is taken from the directory of {named_in})"
+            )
+            state = "a directory" if path.is_dir() else "no file"
+            raise InputError(f"expected a profile YAML file; found {state} {name!r}{tried}")
         return str(path), read_text_file(path, what)
     entry = _profile_dir(kind) / f"{name}.yaml"
     if not entry.is_file():
@@ -527,9 +549,10 @@ def _workload(model: WorkloadModel | None, file: str, line: int | None) -> Workl
     return Workload(model.user_memory, model.threads, model.source, Origin(file, line))
 
 
-def load_guest_profile(name: str) -> GuestProfile:
-    """Read a guest profile by name (``profiles/guests/NAME.yaml``) or path."""
-    file, text = _read_profile("guests", name)
+def load_guest_profile(name: str, named_in: str | None = None) -> GuestProfile:
+    """Read a guest profile by name (``profiles/guests/NAME.yaml``) or path (relative to the
+    directory of the file ``named_in`` that names it, if any)."""
+    file, text = _read_profile("guests", name, named_in)
     data, lines = load_yaml(text, file)
     model: GuestProfileModel = _validate(GuestProfileModel, data, lines, file)
     numbers = ["memory", "vcpus"] + [
@@ -567,9 +590,10 @@ def load_guest_profile(name: str) -> GuestProfile:
     )
 
 
-def load_hypervisor_profile(name: str) -> HypervisorProfile:
-    """Read a hypervisor profile by name (``profiles/hypervisors/NAME.yaml``) or path."""
-    file, text = _read_profile("hypervisors", name)
+def load_hypervisor_profile(name: str, named_in: str | None = None) -> HypervisorProfile:
+    """Read a hypervisor profile by name (``profiles/hypervisors/NAME.yaml``) or path (relative
+    to the directory of the file ``named_in`` that names it, if any)."""
+    file, text = _read_profile("hypervisors", name, named_in)
     data, lines = load_yaml(text, file)
     model: HypervisorProfileModel = _validate(HypervisorProfileModel, data, lines, file)
     try:
@@ -652,8 +676,10 @@ def located(err: InputError, origin: Origin, field: str) -> InputError:
 
 
 def _calibration(name: str, origin: Origin, field: str) -> Calibration:
+    """The calibration ``name`` (a relative path is taken from the directory of the file that
+    names it, ``origin.file``)."""
     try:
-        return _load_calibration_cached(name)
+        return _load_calibration_cached(beside(name, origin.file))
     except InputError as err:
         raise located(err, origin, field) from None
 
@@ -686,7 +712,7 @@ def _guest_request(
     line = _line_of(lines, ("guests", index))
     profile_origin = Origin(file, _line_of(lines, ("guests", index, "profile")))
     try:
-        profile = load_guest_profile(entry.profile)
+        profile = load_guest_profile(entry.profile, named_in=file)
     except InputError as err:
         raise located(err, profile_origin, f"guests[{index}].profile") from None
     guest_hypervisor = _guest_hypervisor(profile, hypervisor)
@@ -782,7 +808,7 @@ def load_host_file(path: str | Path) -> HostFile:
         hugepages = Hugepages(page_kib=page_kib, per_node_kib=host.hugepages.per_node)
     hyp_origin = Origin(file, _line_of(lines, ("host", "hypervisor")))
     try:
-        hypervisor = load_hypervisor_profile(host.hypervisor)
+        hypervisor = load_hypervisor_profile(host.hypervisor, named_in=file)
     except InputError as err:
         raise located(err, hyp_origin, "host.hypervisor") from None
     kernel = None

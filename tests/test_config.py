@@ -269,3 +269,33 @@ def test_a_guest_profile_that_is_a_binary_file(tmp_path: Path) -> None:
         f"host:\n  memory: 4GiB\n  cpus: 8\n  hypervisor: zvm\nguests:\n  - profile: {binary}\n",
     )
     assert _error(path).startswith(f"{binary}:1: expected a guest profile in UTF-8; found byte 0xff")
+
+
+def test_relative_paths_in_a_host_file_are_taken_from_its_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    shipped = Path(__file__).parent.parent / "profiles"
+    (sub / "k.yaml").write_text((shipped / "kernels" / "debian12-s390x.yaml").read_text())
+    profile = (shipped / "guests" / "zvm-s390x-128mib.yaml").read_text()
+    (sub / "myp.yaml").write_text(
+        profile.replace("name: zvm-s390x-128mib", "name: mine").replace(
+            "kernel: debian12-s390x", "kernel: k.yaml"
+        )
+    )
+    (sub / "h.yaml").write_text(
+        "host:\n  memory: 4GiB\n  cpus: 8\n  hypervisor: zvm\nguests:\n  - profile: myp.yaml\n"
+    )
+    monkeypatch.chdir(tmp_path)  # neither sub/myp.yaml nor sub/k.yaml is in the current directory
+    host_file = load_host_file("sub/h.yaml")
+    assert host_file.guests[0].profile.name == "mine"
+    assert host_file.guests[0].profile.origin.file == str(Path("sub") / "myp.yaml")
+    assert host_file.guests[0].calibration.name == "debian12-s390x"
+    (sub / "h.yaml").write_text(
+        "host:\n  memory: 4GiB\n  cpus: 8\n  hypervisor: zvm\nguests:\n  - profile: nosuch.yaml\n"
+    )
+    assert _error(Path("sub/h.yaml")) == (
+        "sub/h.yaml:6: guests[0].profile: expected a profile YAML file; found no file 'nosuch.yaml' "
+        "(looked for 'sub/nosuch.yaml': a relative path is taken from the directory of sub/h.yaml)"
+    )
