@@ -491,6 +491,58 @@ def _check_ksm_shared(scenario: Scenario, per_guest: Mapping[str, PerGuest]) -> 
         )
 
 
+def _check_reserves(host: HostSpec, capacity: _Capacity) -> None:
+    """Refuse reserves that leave a node nothing for guests, naming the field that does it.
+
+    The operator reserve is taken off last (DESIGN.md "Host side"), so it is the one named when
+    the host kernel and hypervisor reserve alone leave room; then an overriding
+    ``hypervisor_reserve``, the hugepage pool, and last the node's memory itself.
+    """
+    for k, node_kib in enumerate(capacity.node_memory_kib):
+        if capacity.memory_capacity_kib(k) > 0:
+            continue
+        kernel_kib = capacity.host_kernel_kib[k]
+        hyp_kib = capacity.hypervisor_reserve_kib[k]
+        operator_kib = capacity.operator_reserve_kib[k]
+        huge_kib = capacity.hugepages_kib[k]
+        count = len(capacity.node_memory_kib)
+        where = f"node {k} ({format_kib(node_kib)})" if count > 1 else f"the host's {format_kib(node_kib)}"
+        if operator_kib and node_kib - kernel_kib - hyp_kib - huge_kib > 0:
+            left = [capacity.memory_capacity_kib(n) + capacity.operator_reserve_kib[n] for n in range(count)]
+            split = (
+                f" (split evenly over {count} nodes; node {left.index(min(left))} has "
+                f"{format_kib(min(left))} left)"
+                if count > 1
+                else ""
+            )
+            key = "operator_reserve"
+            message = (
+                f"expected less than the {format_kib(min(left) * count)} that the host kernel and "
+                f"hypervisor reserve leave for guests{split}; found {format_kib(host.operator_reserve_kib)}"
+            )
+        elif host.hypervisor_reserve_kib is not None and hyp_kib and node_kib - kernel_kib - huge_kib > 0:
+            key = "hypervisor_reserve"
+            message = (
+                f"expected less than the {format_kib(node_kib - kernel_kib - huge_kib)} that the host "
+                f"kernel leaves on {where}; found {format_kib(hyp_kib)}"
+            )
+        elif huge_kib and node_kib - kernel_kib - hyp_kib > 0:
+            key = "hugepages.per_node"
+            message = (
+                f"expected less than the {format_kib(node_kib - kernel_kib - hyp_kib)} that the host "
+                f"kernel and hypervisor reserve leave on {where}, with room for the guests' overhead; "
+                f"found {format_kib(huge_kib)}"
+            )
+        else:
+            key = "node_memory" if "node_memory" in host.key_lines else "memory"
+            message = (
+                f"expected more memory on {where} than the host kernel ({format_kib(kernel_kib)}) and "
+                f"the {host.hypervisor.name} reserve ({format_kib(hyp_kib)}) take; nothing is left for guests"
+            )
+        origin = host.origin_of(key)
+        raise InputError(message, file=origin.file, line=origin.line, field=f"host.{key}")
+
+
 def fit(host_path: str | Path) -> FitResult:
     """How many guests of the host file's profiles fit on its host, per NUMA node.
 
@@ -514,9 +566,7 @@ def fit(host_path: str | Path) -> FitResult:
                 field=f"guests[{host_file.guests.index(g)}].hugepages",
             )
     capacity = _capacity(host_file, notes)
-    for k in range(len(host.node_memory_kib)):
-        if capacity.memory_capacity_kib(k) <= 0:
-            notes.append(f"node {k}: nothing left for guests after the host kernel and reserves")
+    _check_reserves(host, capacity)
     for name in host.hypervisor.unknown_parameters():
         notes.append(
             f"{host.hypervisor.name}: {name} has no published value (0 assumed): "

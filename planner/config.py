@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -420,10 +420,16 @@ class HostSpec:
     vcpu_ratio: float
     hugepages: Hugepages | None
     origin: Origin
+    #: line of each key under ``host:`` (``operator_reserve``, ``hugepages.per_node`` ...)
+    key_lines: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def memory_kib(self) -> int:
         return sum(self.node_memory_kib)
+
+    def origin_of(self, key: str) -> Origin:
+        """File and line of one key under ``host:`` (dotted below it: ``hugepages.per_node``)."""
+        return Origin(self.origin.file, self.key_lines.get(key, self.origin.line))
 
 
 @dataclass(frozen=True)
@@ -834,6 +840,7 @@ def load_host_file(path: str | Path) -> HostFile:
         vcpu_ratio=host.vcpu_ratio,
         hugepages=hugepages,
         origin=Origin(file, _line_of(lines, ("host",))),
+        key_lines={_dotted(k[1:]): v for k, v in lines.items() if len(k) > 1 and k[0] == "host"},
     )
     guests = tuple(
         _guest_request(entry, i, lines, file, hypervisor, host.cpus) for i, entry in enumerate(model.guests)

@@ -294,3 +294,24 @@ def test_the_commented_out_fields_of_the_example_are_valid(tmp_path: Path) -> No
     pg = result.per_guest["kvm-cloud-256mib"]
     assert pg.hugepages and pg.guest_memory_kib == 384 * 1024 and pg.vcpu_count == 2
     assert result.scenario is not None and result.scenario.memory_ratio == 1.5
+
+
+def test_reserves_that_leave_a_node_nothing_are_a_located_error(tmp_path: Path) -> None:
+    from planner.units import format_kib
+
+    small = KVM_HOST.replace("16GiB", "4GiB")
+    guest = "  - profile: kvm-cloud-128mib\n"
+    left_kib = fit(_host(tmp_path, small + guest)).guaranteed.nodes[0].capacity_kib
+    path = _host(tmp_path, small.replace("guests:", "  operator_reserve: 8GiB\nguests:") + guest)
+    result = runner.invoke(app, ["fit", str(path)])
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"planner: error: {path}:6: host.operator_reserve: expected less than the {format_kib(left_kib)} "
+        "that the host kernel and hypervisor reserve leave for guests; found 8 GiB\n"
+    )
+    path = _host(tmp_path, small.replace("guests:", "  hypervisor_reserve: 5GiB\nguests:") + guest)
+    result = runner.invoke(app, ["fit", str(path)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"planner: error: {path}:6: host.hypervisor_reserve: expected less than")
+    assert result.stderr.endswith("; found 5 GiB\n")
