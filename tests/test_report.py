@@ -292,8 +292,11 @@ def test_csv_onto_a_file_is_bad_input(tmp_path: Path) -> None:
     result = runner.invoke(
         app, ["predict", "--kernel", "debian12-cloud-amd64", "--memory", "128MiB", "--csv", str(target)]
     )
-    assert result.exit_code == 2  # typer refuses it first (file_okay=False)
-    assert "--csv" in result.stderr
+    assert result.exit_code == 2  # refused while the options are read, before the prediction
+    assert (
+        result.stderr
+        == f"planner: error: --csv: expected a directory for the CSV tables; found the file {target}\n"
+    )
     page = predict_page(predict_guest("debian12-cloud-amd64", 131072))
     with pytest.raises(InputError) as err:
         render.write(page, csv_dir=target)
@@ -379,3 +382,40 @@ def test_check_report_names_the_host_file(tmp_path: Path) -> None:
         f"planner check {uri} --host {host_file} --profile kvm-cloud-128mib --html REPORT.html"
     )
     assert provenance.inputs.rows[0][:2] == ("host file", shown_path(host_file))
+
+
+@pytest.mark.parametrize(
+    ("option", "target", "expected"),
+    [
+        (
+            "--html",
+            "missing/x.html",
+            "expected an existing directory to write the HTML report into; found no directory",
+        ),
+        ("--html", ".", "expected a file name for the HTML report; found the directory"),
+        (
+            "--html",
+            "/proc/x.html",
+            "expected a directory the HTML report can be written into; found /proc, where",
+        ),
+        ("--csv", "/proc/x", "expected a directory the CSV tables can be written into; found /proc, where"),
+        ("--csv", "file.txt/x", "expected a directory for the CSV tables; found the file"),
+    ],
+)
+def test_output_paths_are_checked_before_the_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, option: str, target: str, expected: str
+) -> None:
+    if target.startswith("/proc") and not Path("/proc/self").is_dir():
+        pytest.skip("no /proc on this machine")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "file.txt").write_text("x")
+    for args in (
+        ["fit", str(ROOT / "examples" / "xen-host.yaml"), "--json", option, target],
+        ["predict", "--kernel", "debian12-cloud-amd64", "--memory", "128MiB", option, target],
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, result.output
+        assert result.stdout == ""  # nothing printed, no JSON and then an error
+        assert result.stderr.startswith(f"planner: error: {option}: {expected}")
+        assert result.stderr.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]  # and nothing written

@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import os
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -58,24 +60,81 @@ def csv_text(table: Table) -> str:
     return buf.getvalue()
 
 
-def _html_target(path: Path) -> Path:
+def _cannot_create_in(directory: Path) -> str | None:
+    """Why no file can be created in ``directory`` (None when one can): a real probe, since
+    permission bits say nothing for root, /proc or a read-only mount."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".planner-probe.", dir=directory)
+    except OSError as err:
+        return err.strerror or str(err)
+    os.close(fd)
+    os.unlink(probe)
+    return None
+
+
+def check_html_target(path: Path) -> Path:
+    """Refuse an ``--html`` path the report could not be written to, before any work is done.
+
+    Raises
+    ------
+    InputError
+        When ``path`` is a directory, its directory does not exist, or no file can be created there.
+    """
+    path = Path(path)
     if path.is_dir():
         raise InputError(
             f"expected a file name for the HTML report; found the directory {path}", field="--html"
         )
-    if not path.parent.is_dir():
+    parent = path.parent
+    if not parent.is_dir():
+        found = f"the file {parent}" if parent.exists() else f"no directory {parent}"
         raise InputError(
-            f"expected an existing directory to write the HTML report into; found no directory {path.parent}",
+            f"expected an existing directory to write the HTML report into; found {found}", field="--html"
+        )
+    why = _cannot_create_in(parent)
+    if why is not None:
+        raise InputError(
+            f"expected a directory the HTML report can be written into; "
+            f"found {parent}, where no file can be created ({why})",
             field="--html",
         )
     return path
 
 
-def _csv_target(directory: Path) -> Path:
+def check_csv_target(directory: Path) -> Path:
+    """Refuse a ``--csv`` directory the tables could not be written to, before any work is done.
+
+    The directory itself may be missing (it is created with its parents when the tables are
+    written); the nearest part of it that exists must be a directory where files can be created.
+
+    Raises
+    ------
+    InputError
+        When ``directory`` or one of its parents is a file, or nothing can be created there.
+    """
+    directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise InputError(
             f"expected a directory for the CSV tables; found the file {directory}", field="--csv"
         )
+    existing = next((p for p in (directory, *directory.parents) if p.exists()), Path("."))
+    if not existing.is_dir():
+        raise InputError(
+            f"expected a directory for the CSV tables; found the file {existing} in {directory}",
+            field="--csv",
+        )
+    why = _cannot_create_in(existing)
+    if why is not None:
+        raise InputError(
+            f"expected a directory the CSV tables can be written into; "
+            f"found {existing}, where no file can be created ({why})",
+            field="--csv",
+        )
+    return directory
+
+
+def _csv_target(directory: Path) -> Path:
+    check_csv_target(directory)
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -95,7 +154,7 @@ def write(page: ReportPage, *, html: Path | None = None, csv_dir: Path | None = 
     """
     targets: list[tuple[Path, str]] = []
     if html is not None:
-        targets.append((_html_target(Path(html)), render(page)))
+        targets.append((check_html_target(Path(html)), render(page)))
     if csv_dir is not None:
         directory = _csv_target(Path(csv_dir))
         slugs = [t.slug for t in page.tables]
