@@ -419,3 +419,38 @@ def test_output_paths_are_checked_before_the_work(
         assert result.stderr.startswith(f"planner: error: {option}: {expected}")
         assert result.stderr.count("\n") == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]  # and nothing written
+
+
+def _pages() -> list[typing.Any]:
+    pages = [fit_page(fit(example)) for example in EXAMPLES]
+    return pages + [predict_page(predict_guest("debian12-cloud-amd64", 131072))]
+
+
+def test_csv_keys_name_the_unit_of_their_values() -> None:
+    """A column the HTML shows as MiB from KiB holds KiB: its key says _kib; one keyed mib holds MiB."""
+    from planner.units import KIB_PER_MIB
+
+    checked = 0
+    for page in _pages():
+        for table in page.tables:
+            keys = [c.key for c in table.columns]
+            for i, column in enumerate(table.columns):
+                if column.kind in ("kib_as_mib", "kib"):
+                    assert column.key == "kib" or column.key.endswith("_kib"), (table.slug, column.key)
+                if column.key == "mib" or column.key.endswith("_mib"):
+                    assert column.kind == "mib", (table.slug, column.key)
+                    kib_key = column.key.removesuffix("mib") + "kib"
+                    assert kib_key in keys, (table.slug, column.key)
+                    for row in table.rows:
+                        assert row[i] * KIB_PER_MIB == row[keys.index(kib_key)]
+                        checked += 1
+    assert checked > 0
+
+
+def test_csv_row_labels_are_ascii_where_the_html_uses_typography(tmp_path: Path) -> None:
+    example = ROOT / "examples" / "kvm-two-nodes.yaml"
+    page = fit_page(fit(example))
+    nodes = next(t for t in page.tables if t.slug == "node-memory")
+    assert any(str(row[0]).startswith("\u2212") for row in nodes.rows)  # the HTML's minus sign
+    text = render.csv_text(nodes)
+    assert "\u2212" not in text and "\n- host kernel," in text

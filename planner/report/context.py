@@ -24,11 +24,12 @@ from planner.units import KIB_PER_MIB
 Value = str | int | float | None
 
 #: How a column's raw values are shown in the HTML (CSV always gets the raw value).
-#: ``kib_as_mib``: KiB shown as MiB with one decimal; ``kib``: whole KiB with separators;
+#: ``kib_as_mib``: KiB shown as MiB with one decimal; ``mib``: MiB (the CSV holds MiB too) with
+#: one decimal; ``kib``: whole KiB with separators;
 #: ``count``: whole number with separators; ``percent``: a share (0.123 -> 12.3 %);
 #: ``float``: up to 4 significant digits; ``code``: monospace text (hashes, paths, URIs);
 #: ``text``: a short name kept on one line; ``prose``: a sentence that wraps (sources, notes).
-ColumnKind = Literal["text", "prose", "code", "kib_as_mib", "kib", "count", "percent", "float"]
+ColumnKind = Literal["text", "prose", "code", "kib_as_mib", "mib", "kib", "count", "percent", "float"]
 
 
 def format_value(value: Value, kind: ColumnKind) -> str:
@@ -39,6 +40,8 @@ def format_value(value: Value, kind: ColumnKind) -> str:
         return str(value)
     if kind == "kib_as_mib":
         return f"{value / KIB_PER_MIB:,.1f}"
+    if kind == "mib":
+        return f"{value:,.1f}"
     if kind in ("kib", "count"):
         return f"{round(value):,}"
     if kind == "percent":
@@ -70,7 +73,7 @@ class Column:
     @property
     def css(self) -> str:
         """The HTML class of its cells: ``num`` (right-aligned), ``code``, ``prose`` or ``text``."""
-        if self.kind in ("kib_as_mib", "kib", "count", "percent", "float"):
+        if self.kind in ("kib_as_mib", "mib", "kib", "count", "percent", "float"):
             return "num"
         return self.kind
 

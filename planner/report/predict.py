@@ -121,29 +121,29 @@ def _breakdown(result: Any) -> Section:
         + f"; MemAvailable {p.mem_available_kib:,} KiB.",
     )
     rows: list[tuple[Value, ...]] = [
-        (term_label(t), kib, kib, kib / p.memory_kib) for t, kib in p.breakdown_kib.items()
+        (term_label(t), kib, kib / KIB_PER_MIB, kib / p.memory_kib) for t, kib in p.breakdown_kib.items()
     ]
     rows.append(
         (
             "available to user space (MemAvailable)",
             p.mem_available_kib,
-            p.mem_available_kib,
+            p.mem_available_kib / KIB_PER_MIB,
             p.mem_available_kib / p.memory_kib,
         )
     )
-    rows.append(("guest RAM", p.memory_kib, p.memory_kib, 1.0))
+    rows.append(("guest RAM", p.memory_kib, p.memory_kib / KIB_PER_MIB, 1.0))
     table = Table(
         "breakdown",
         "Where every KiB goes",
         (
             Column("term", "term"),
             Column("kib", "", "kib", "KiB"),
-            Column("mib", "", "kib_as_mib", "MiB"),
+            Column("mib", "", "mib", "MiB"),
             Column("share_of_ram", "of RAM", "percent"),
         ),
         tuple(rows),
         caption="Kernel model terms (planner.kernel.model): they and MemAvailable add up to the guest's RAM. "
-        "In the CSV, 'mib' holds KiB too; share_of_ram is a fraction.",
+        "In the CSV, share_of_ram is a fraction of the guest's RAM (0.25 = 25 %).",
         row_styles=("",) * len(p.breakdown_kib) + ("", "total"),
     )
     hashes = Table(
@@ -293,7 +293,7 @@ def _provenance(result: Any) -> Provenance:
     if spec.machine:
         args += ["--machine", spec.machine]
     given: list[tuple[str, str, str, Value, str, str]] = [
-        ("option", "predict", "--memory", p.memory_kib, "KiB", "command line"),
+        ("option", "predict", "--memory", size_label_kib(p.memory_kib), "", "command line"),
         ("option", "predict", "--vcpus", spec.vcpu_count, "", "command line"),
         (
             "option",

@@ -50,13 +50,20 @@ def render(page: ReportPage) -> str:
     return str(environment().get_template(f"{page.kind}.html").render(page=page))
 
 
+#: typography the HTML uses in row labels, as plain ASCII in CSV (``− host kernel``, ``× 1.2``)
+_CSV_ASCII = str.maketrans({"\u2212": "-", "\u00d7": "x"})
+
+
 def csv_text(table: Table) -> str:
-    """One table as CSV: a header of unit-bearing keys, then the raw values."""
+    """One table as CSV: a header of unit-bearing keys, then the raw values; the minus and
+    times signs of row labels as ASCII ``-`` and ``x`` (a spreadsheet or ``grep`` finds them)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow([c.key for c in table.columns])
     for row in table.rows:
-        writer.writerow(["" if v is None else v for v in row])
+        writer.writerow(
+            ["" if v is None else v.translate(_CSV_ASCII) if isinstance(v, str) else v for v in row]
+        )
     return buf.getvalue()
 
 
