@@ -423,7 +423,7 @@ def test_output_paths_are_checked_before_the_work(
 
 def _pages() -> list[typing.Any]:
     pages = [fit_page(fit(example)) for example in EXAMPLES]
-    return pages + [predict_page(predict_guest("debian12-cloud-amd64", 131072))]
+    return [*pages, predict_page(predict_guest("debian12-cloud-amd64", 131072))]
 
 
 def test_csv_keys_name_the_unit_of_their_values() -> None:
