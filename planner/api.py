@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -1166,6 +1166,7 @@ class CheckProfile:
     hugepages: bool = False
     kernel: str | None = None  #: its kernel calibration (for the ballooning check)
     calibration: Any = None  #: that calibration, when already loaded
+    profile: GuestProfile | None = None  #: a ``--profile``'s file, to match its hypervisors to the host's
 
 
 @dataclass(frozen=True)
@@ -1243,7 +1244,10 @@ def check(
         try:
             hosts.append(analyze_host(snap, settings))
         except PlannerError as err:  # e.g. a model refusing this host's figures: this host only
-            hosts.append(HostCheck(uri=uri, error=f"cannot analyse the host: {err}"))
+            # a --profile this host's hypervisor cannot run is bad input (exit 2), as in fit
+            wrong = isinstance(err, InputError) and err.field == "--profile"
+            error = str(err) if wrong else f"cannot analyse the host: {err}"
+            hosts.append(HostCheck(uri=uri, error=error, bad_input=wrong))
     return CheckResult(
         hosts=tuple(hosts),
         profiles=tuple(p.name for p in settings.profiles),
@@ -1290,11 +1294,28 @@ def _check_settings(host_path: str | Path | None, profiles: Sequence[str]) -> Ch
             raise err.located(field="--profile") from None
         if profile.name in {p.name for p in sized}:
             continue
+        if host is not None:  # the host's hypervisor is known now: refuse a mix as fit does
+            _profile_hypervisor(profile, host.hypervisor)
         memory_kib = profile.memory_kib
         if memory_kib == "auto":
             memory_kib = _auto_size_kib(profile)
-        sized.append(CheckProfile(profile.name, memory_kib, profile.vcpu_count, None, False, profile.kernel))
+        sized.append(
+            CheckProfile(
+                profile.name, memory_kib, profile.vcpu_count, None, False, profile.kernel, profile=profile
+            )
+        )
     return CheckSettings(host=host, profiles=tuple(sized))
+
+
+def _profile_hypervisor(profile: GuestProfile, host_hypervisor: HypervisorProfile) -> HypervisorProfile:
+    """The hypervisor profile a ``--profile`` guest runs under on this host (``planner fit``'s rule:
+    the host's, or one of the same model); an :class:`InputError` when it cannot run there."""
+    from planner.config import guest_hypervisor, wrong_hypervisor_message
+
+    under = guest_hypervisor(profile, host_hypervisor)
+    if under is None:
+        raise InputError(wrong_hypervisor_message(profile, host_hypervisor), field="--profile")
+    return under
 
 
 def _auto_size_kib(profile: GuestProfile) -> int:
@@ -1380,6 +1401,12 @@ def analyze_host(snap: live.HostSnapshot, settings: CheckSettings = CheckSetting
     host = settings.host
     hypervisor = host.hypervisor if host is not None else load_hypervisor_profile(_dominant_hypervisor(snap))
     hypervisor_name = hypervisor.name
+    wanted = tuple(
+        replace(p, hypervisor=_profile_hypervisor(p.profile, hypervisor).name)
+        if p.profile is not None and p.hypervisor is None
+        else p
+        for p in settings.profiles
+    )
 
     # --- node memory and its sources ---------------------------------------------------------
     from_cells = bool(snap.nodes)
@@ -1578,7 +1605,7 @@ def analyze_host(snap: live.HostSnapshot, settings: CheckSettings = CheckSetting
     vcpu_ratio = host.vcpu_ratio if host is not None else CHECK_DEFAULT_VCPU_RATIO
     vcpus_used = sum(d.config.vcpu_count for d in snap.domains if d.active)
     headroom, binding = _headroom(
-        settings.profiles,
+        wanted,
         hypervisor,
         node_ids,
         [max(0, v) for v in left],

@@ -690,7 +690,7 @@ def _calibration(name: str, origin: Origin, field: str) -> Calibration:
         raise located(err, origin, field) from None
 
 
-def _guest_hypervisor(profile: GuestProfile, host_hypervisor: HypervisorProfile) -> HypervisorProfile | None:
+def guest_hypervisor(profile: GuestProfile, host_hypervisor: HypervisorProfile) -> HypervisorProfile | None:
     """The hypervisor profile a guest runs under on this host, or None if it cannot run there.
 
     The host's own profile if the guest lists it; else the first profile the guest lists that
@@ -707,6 +707,19 @@ def _guest_hypervisor(profile: GuestProfile, host_hypervisor: HypervisorProfile)
     return None
 
 
+def wrong_hypervisor_message(profile: GuestProfile, host_hypervisor: HypervisorProfile) -> str:
+    """Why a guest profile cannot run under a host's hypervisor, and the shipped ones that can."""
+    fitting = [
+        name
+        for name in list_profile_names("guests")
+        if guest_hypervisor(load_guest_profile(name), host_hypervisor) is not None
+    ]
+    return (
+        f"profile {profile.name!r} runs under {', '.join(profile.hypervisors)}; expected a profile for "
+        f"{host_hypervisor.name} (one of: {', '.join(fitting) or 'none shipped'})"
+    )
+
+
 def _guest_request(
     entry: GuestEntryModel,
     index: int,
@@ -721,16 +734,10 @@ def _guest_request(
         profile = load_guest_profile(entry.profile, named_in=file)
     except InputError as err:
         raise located(err, profile_origin, f"guests[{index}].profile") from None
-    guest_hypervisor = _guest_hypervisor(profile, hypervisor)
-    if guest_hypervisor is None:
-        fitting = [
-            name
-            for name in list_profile_names("guests")
-            if _guest_hypervisor(load_guest_profile(name), hypervisor) is not None
-        ]
+    under = guest_hypervisor(profile, hypervisor)
+    if under is None:
         raise InputError(
-            f"profile {profile.name!r} runs under {', '.join(profile.hypervisors)}; expected a profile for "
-            f"{hypervisor.name} (one of: {', '.join(fitting) or 'none shipped'})",
+            wrong_hypervisor_message(profile, hypervisor),
             file=file,
             line=profile_origin.line,
             field=f"guests[{index}].profile",
@@ -769,7 +776,7 @@ def _guest_request(
     return GuestRequest(
         profile=profile,
         calibration=calibration,
-        hypervisor=guest_hypervisor,
+        hypervisor=under,
         memory_kib=memory,
         vcpu_count=vcpu_count,
         workload=workload,

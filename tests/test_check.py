@@ -344,3 +344,32 @@ def test_missing_libvirt_python_is_one_clear_line() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 3
     assert proc.stderr.strip() == f"planner: error: {live.INSTALL_HINT}"
+
+
+def test_a_profile_for_another_hypervisor_is_refused_as_fit_refuses_it() -> None:
+    """xen-pv guests cannot run on a KVM host: fit refuses the mix, and so does check."""
+    from planner.config import wrong_hypervisor_message
+
+    why = wrong_hypervisor_message(load_guest_profile("xen-pv-128mib"), load_hypervisor_profile("kvm-qemu"))
+    assert why.startswith("profile 'xen-pv-128mib' runs under xen-pv")
+    (host,) = api.check([uri("host-mixed.xml")], profiles=["xen-pv-128mib"]).hosts
+    assert (host.ok, host.bad_input, host.error) == (False, True, f"--profile: {why}")
+    res = runner.invoke(app, ["check", uri("host-mixed.xml"), "--profile", "xen-pv-128mib"])
+    assert res.exit_code == 2, res.output
+    assert f"FAILED: --profile: {why}" in res.stdout
+    # with a host file the host's hypervisor is known before any host is read: one line
+    res = runner.invoke(
+        app,
+        [
+            "check",
+            uri("host-mixed.xml"),
+            "--host",
+            str(DATA / "host-mixed-two-nodes.yaml"),
+            "--profile",
+            "xen-pv-128mib",
+        ],
+    )
+    assert (res.exit_code, res.stdout, res.stderr) == (2, "", f"planner: error: --profile: {why}\n")
+    # a profile the host's hypervisor runs still gets its headroom
+    (host,) = api.check([uri("host-mixed.xml")], profiles=["kvm-cloud-128mib"]).hosts
+    assert host.ok and host.headroom["kvm-cloud-128mib"] > 0
