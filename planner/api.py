@@ -143,6 +143,7 @@ class PlanResult:
     vcpu_capacity: float
     resident_kib: Mapping[str, int]  # profile -> guest RAM counted as resident on the host
     memory_ratio: float = 1.0
+    total_weight: float = 0.0  #: sum of count x weight over the profiles (objective max_weight)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -155,10 +156,16 @@ class PlanResult:
             "binding": list(self.binding),
             "blocked_by": {k: list(v) for k, v in self.blocked_by.items()},
             "vcpu_used": self.vcpu_used,
-            "vcpu_capacity": self.vcpu_capacity,
+            "vcpu_capacity": _whole(self.vcpu_capacity),
+            "total_weight": _whole(self.total_weight),
             "resident_kib": dict(self.resident_kib),
             "memory_ratio": self.memory_ratio,
         }
+
+
+def _whole(value: float) -> int | float:
+    """A float that is a whole number as an int (``vcpu_capacity: 128``, not ``128.0``)."""
+    return int(value) if math.isfinite(value) and value == int(value) else value
 
 
 @dataclass(frozen=True)
@@ -203,7 +210,8 @@ class FitResult:
             "binding": list(g.binding),
             "blocked_by": {k: list(v) for k, v in g.blocked_by.items()},
             "vcpu_used": g.vcpu_used,
-            "vcpu_capacity": g.vcpu_capacity,
+            "vcpu_capacity": _whole(g.vcpu_capacity),
+            "total_weight": _whole(g.total_weight),
             "per_guest": {k: v.to_json() for k, v in self.per_guest.items()},
             "scenario": self.scenario.to_json() if self.scenario else None,
             "hypervisor_parameters": {k: dict(v) for k, v in self.hypervisor_parameters.items()},
@@ -258,8 +266,8 @@ def _per_guest(guest: GuestRequest, index: int, host_file: HostFile) -> PerGuest
         if found is None:
             rng = guest.calibration.calibrated_range
             raise InfeasibleError(
-                f"a workload of {format_kib(wl.user_memory_kib)} and {wl.thread_count} threads fits "
-                f"no size of {guest.calibration.name} from {format_kib(rng.min_memory_kib)} to "
+                f"a workload of {format_kib(wl.user_memory_kib)} and {_count(wl.thread_count, 'thread')} "
+                f"fits no size of {guest.calibration.name} from {format_kib(rng.min_memory_kib)} to "
                 f"{format_kib(rng.max_memory_kib)}; expected a smaller workload or a wider calibration",
                 file=wl.origin.file,
                 line=wl.origin.line,
@@ -288,8 +296,8 @@ def _per_guest(guest: GuestRequest, index: int, host_file: HostFile) -> PerGuest
         raise InfeasibleError(
             f"the workload needs {format_kib(wl.user_memory_kib)} but a {format_kib(memory_kib)} "
             f"{guest.calibration.name} guest leaves {format_kib(max(usable, 0))} usable (MemAvailable "
-            f"{format_kib(p.mem_available_kib)} minus {format_kib(wk)} for {wl.thread_count} thread stacks "
-            f"and page tables); expected {fix}",
+            f"{format_kib(p.mem_available_kib)} minus {format_kib(wk)} for "
+            f"{_count(wl.thread_count, 'thread stack')} and page tables); expected {fix}",
             file=wl.origin.file,
             line=wl.origin.line,
             field=f"guests[{index}].workload" if wl.origin.file == host_file.path else "workload",
@@ -461,6 +469,7 @@ def _pack(
         vcpu_capacity=vcpu_capacity,
         resident_kib=dict(resident_kib),
         memory_ratio=memory_ratio,
+        total_weight=sum(per_guest[p].weight * plan.count(p) for p in per_guest),
     )
 
 
@@ -468,8 +477,9 @@ def _raise_infeasible(host_file: HostFile, plan: PlanResult) -> None:
     first = next((i for i, g in enumerate(host_file.guests) if g.min_count > 0), 0)
     origin = host_file.guests[first].origin
     mins = ", ".join(f"{g.min_count} {g.profile.name}" for g in host_file.guests if g.min_count)
+    overflow = [binding_text(b) + ("" if b.startswith("nodes (") else " overflow") for b in plan.binding]
     raise InfeasibleError(
-        f"the minimum counts ({mins}) do not fit on this host ({', '.join(plan.binding)} overflow); "
+        f"the minimum counts ({mins}) do not fit on this host ({'; '.join(overflow)}); "
         "expected smaller minimums or a bigger host",
         file=origin.file,
         line=origin.line,
@@ -611,6 +621,11 @@ def fit(host_path: str | Path) -> FitResult:
 
 
 # --- text -----------------------------------------------------------------------------------------
+def _count(n: int, noun: str) -> str:
+    """``1 thread``, ``2 threads``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _mib(kib: float) -> str:
     return f"{kib / KIB_PER_MIB:,.1f}"
 
@@ -631,8 +646,9 @@ def _table(rows: list[list[str]], right: set[int] | None = None) -> list[str]:
 
 def _plan_text(result: FitResult, plan: PlanResult) -> list[str]:
     nodes = plan.nodes
+    weight = f", total weight {plan.total_weight:g}" if result.objective == "max_weight" else ""
     lines = [
-        f"{plan.name}: {plan.total_guests} guests ({plan.status}"
+        f"{plan.name}: {_count(plan.total_guests, 'guest')}{weight} ({plan.status}"
         + (f", gap {plan.gap:.2%}" if plan.gap and math.isfinite(plan.gap) else "")
         + f"); vCPUs {plan.vcpu_used} of {plan.vcpu_capacity:g}",
     ]
@@ -655,10 +671,10 @@ def _plan_text(result: FitResult, plan: PlanResult) -> list[str]:
         row("- hugepage pool", [n.hugepages_kib for n in nodes])
     if any(n.scenario_reserve_kib for n in nodes):
         row("- one KSM copy", [n.scenario_reserve_kib for n in nodes])
-    if plan.memory_ratio != 1.0:
-        rows.append([f"= capacity (x{plan.memory_ratio:g})", *[_mib(n.capacity_kib) for n in nodes], ""])
-    else:
-        row("= capacity", [n.capacity_kib for n in nodes])
+    row(
+        "= capacity" + (f" (x{plan.memory_ratio:g})" if plan.memory_ratio != 1.0 else ""),
+        [n.capacity_kib for n in nodes],
+    )
     row("  guest RAM", [n.guest_memory_kib for n in nodes])
     row("  per-guest overhead", [n.guest_overhead_kib for n in nodes])
     if any(n.hugepages_kib for n in nodes):

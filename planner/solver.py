@@ -296,8 +296,8 @@ def _plan(
                     d = kind.node_demand.get(r, 0)
                     if d and node_used[node.node_id][r] + d > node.capacity.get(r, 0):
                         blocks.add(f"node{node.node_id}.{r}")
-        blocked_by[kind.name] = tuple(sorted(blocks))
-    binding = tuple(sorted({c for cs in blocked_by.values() for c in cs}))
+        blocked_by[kind.name] = tuple(sorted(blocks, key=natural_key))
+    binding = tuple(sorted({c for cs in blocked_by.values() for c in cs}, key=natural_key))
     weights = {
         kind.name: (kind.weight if problem.objective == "max_weight" else 1.0) for kind in problem.kinds
     }
@@ -334,7 +334,7 @@ def _infeasible_plan(problem: PackingProblem, node_res: list[str], host_res: lis
         counts=counts,
         objective_value=0.0,
         gap=math.inf,
-        binding=tuple(sorted(overflow)),
+        binding=tuple(sorted(overflow, key=natural_key)),
         blocked_by={kind.name: () for kind in problem.kinds},
         node_used=node_used,
         host_used=host_used,
@@ -461,6 +461,13 @@ def _first_fit_decreasing(
 
 # --- constraint names as words ------------------------------------------------------------------------
 _NODE_RESOURCE = re.compile(r"^node(\d+)\.(\w+)$")
+
+
+def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key that orders numbers in names by value: ``node2`` before ``node10``."""
+    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name) if part)
+
+
 _RESOURCES = {"memory_kib": "memory", "hugepages_kib": "hugepage pool", "vcpu_count": "vCPUs"}
 
 
@@ -478,6 +485,10 @@ def binding_text(name: str) -> str:
         return f"node {m.group(1)} {_RESOURCES.get(m.group(2), m.group(2))}"
     if name.startswith("host."):
         return f"host {_RESOURCES.get(name[5:], name[5:])}"
+    if name.startswith("nodes."):  # the minimum counts overflow what all nodes hold together
+        return f"{_RESOURCES.get(name[6:], name[6:])} of all nodes together"
+    if name.startswith("nodes ("):  # ``nodes (why)``: the why is already words
+        return name[len("nodes (") :].removesuffix(")")
     if name.endswith(".max"):
         return f"{name[:-4]}: its max count"
     return name

@@ -171,7 +171,7 @@ def test_minimums_that_do_not_fit(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert result.stderr == (
         f"planner: error: {path}:7: guests[0].min: the minimum counts (40 kvm-cloud-1gib) do not fit on this "
-        "host (nodes.memory_kib overflow); expected smaller minimums or a bigger host\n"
+        "host (memory of all nodes together overflow); expected smaller minimums or a bigger host\n"
     )
 
 
@@ -315,3 +315,36 @@ def test_reserves_that_leave_a_node_nothing_are_a_located_error(tmp_path: Path) 
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith(f"planner: error: {path}:6: host.hypervisor_reserve: expected less than")
     assert result.stderr.endswith("; found 5 GiB\n")
+
+
+def test_max_weight_total_capacity_total_and_whole_numbers_are_shown(tmp_path: Path) -> None:
+    path = _host(
+        tmp_path,
+        "host:\n  node_memory: [6GiB, 10GiB]\n  cpus: 8\n  kernel: debian12-amd64\n  hypervisor: kvm-qemu\n"
+        "objective: max_weight\n"
+        "guests:\n"
+        "  - profile: kvm-cloud-128mib\n    weight: 1.5\n"
+        "  - profile: kvm-cloud-256mib\n    weight: 3\n"
+        "scenario:\n  name: ratio\n  memory_ratio: 1.5\n",
+    )
+    result = fit(path)
+    out = result.to_json()
+    weight = 1.5 * out["guests"]["kvm-cloud-128mib"] + 3 * out["guests"]["kvm-cloud-256mib"]
+    assert out["total_weight"] == weight
+    assert out["vcpu_capacity"] == 128 and isinstance(out["vcpu_capacity"], int)  # 8 CPUs x 16
+    text = result.to_text()
+    assert f"guaranteed: {out['total_guests']} guests, total weight {weight:g} (optimal)" in text
+    capacity = next(line for line in text.splitlines() if line.strip().startswith("= capacity (x1.5)"))
+    cells = capacity.split()[-3:]
+    host_kib = sum(n["capacity_kib"] for n in out["scenario"]["nodes"])
+    assert cells[-1] == f"{host_kib / 1024:,.1f}"  # the host total, as in the other rows
+
+
+def test_one_thread_is_one_thread(tmp_path: Path) -> None:
+    path = _host(
+        tmp_path,
+        KVM_HOST + "  - profile: kvm-web-auto\n    workload:\n      user_memory: 100GiB\n      threads: 1\n",
+    )
+    result = runner.invoke(app, ["fit", str(path)])
+    assert result.exit_code == 2
+    assert "a workload of 100 GiB and 1 thread fits no size" in result.stderr

@@ -13,8 +13,10 @@ from planner.solver import (
     GuestKind,
     NodeCapacity,
     PackingProblem,
+    binding_text,
     max_count_one_kind,
     min_bins,
+    natural_key,
     solve,
 )
 
@@ -196,3 +198,18 @@ def test_a_time_limit_with_no_plan_is_not_called_infeasible() -> None:
         PlannerError, match=r"^the solver \(HiGHS\) found no plan within its 1e-06 s time limit"
     ):
         solve(PackingProblem(kinds, nodes, time_limit_s=1e-6))
+
+
+def test_binding_lists_nodes_in_numeric_order_and_in_words() -> None:
+    kinds = (GuestKind("g", {"memory_kib": 100}),)
+    nodes = tuple(NodeCapacity(k, {"memory_kib": 150}) for k in range(12))
+    plan = solve(PackingProblem(kinds, nodes))
+    assert plan.binding == tuple(f"node{k}.memory_kib" for k in range(12))  # node2 before node10
+    assert [binding_text(b) for b in plan.binding[-3:]] == [
+        "node 9 memory",
+        "node 10 memory",
+        "node 11 memory",
+    ]
+    assert binding_text("nodes.memory_kib") == "memory of all nodes together"
+    assert binding_text("host.vcpu_count") == "host vCPUs"
+    assert sorted(["node10", "node9", "node1"], key=natural_key) == ["node1", "node9", "node10"]

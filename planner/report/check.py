@@ -41,7 +41,7 @@ from planner.report.context import (
     Table,
     Value,
 )
-from planner.solver import binding_text
+from planner.solver import binding_text, natural_key
 from planner.units import format_kib
 
 #: Segments of a node's fill (the host's own parts drawn as in the fit report).
@@ -88,7 +88,7 @@ def check_page(result: Any) -> ReportPage:
     ]
     for profile in result.profiles:
         counts = [h.headroom.get(profile) for h in ok if profile in h.headroom]
-        binds = sorted({b for h in ok for b in h.headroom_binding.get(profile, ())})
+        binds = sorted({b for h in ok for b in h.headroom_binding.get(profile, ())}, key=natural_key)
         figures.append(
             KeyFigure(
                 f"headroom: {profile}",

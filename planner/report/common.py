@@ -360,7 +360,10 @@ def profile_value(profile: Any, key: str) -> Value:
     if key == "boot_footprint" and profile.boot_footprint_kib is not None:
         return format_kib(profile.boot_footprint_kib)
     if key == "workload" and profile.workload is not None:
-        return f"{format_kib(profile.workload.user_memory_kib)}, {profile.workload.thread_count} threads"
+        threads = profile.workload.thread_count
+        return (
+            f"{format_kib(profile.workload.user_memory_kib)}, {threads} thread{'' if threads == 1 else 's'}"
+        )
     value: Value = getattr(profile, key, None)
     return value if isinstance(value, str | int | float) else None
 

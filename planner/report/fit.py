@@ -81,6 +81,14 @@ def fit_page(result: Any) -> ReportPage:
             "good",
         )
     ]
+    if result.objective == "max_weight":
+        figures.append(
+            KeyFigure(
+                "total weight",
+                f"{plan.total_weight:,.6g}",
+                "the objective max_weight: the sum of each guest's weight",
+            )
+        )
     if scenario is not None:
         figures.append(
             KeyFigure(
@@ -276,7 +284,8 @@ def _guests(result: Any) -> Section:
     scenario = result.scenario
     panels = [
         BarPanel(
-            f"{name}: {format_kib(pg.guest_memory_kib)}, {pg.vcpu_count} vCPU, {pg.kernel}, {pg.hypervisor}",
+            f"{name}: {format_kib(pg.guest_memory_kib)}, "
+            f"{pg.vcpu_count} vCPU{'' if pg.vcpu_count == 1 else 's'}, {pg.kernel}, {pg.hypervisor}",
             _guest_bars(pg, plan, scenario),
         )
         for name, pg in result.per_guest.items()
