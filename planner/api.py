@@ -345,6 +345,35 @@ class _Capacity:
         )
 
 
+def _host_kernel_extrapolated(host: HostSpec) -> str | None:
+    """A note when the host's nodes, total memory or CPU count lie outside the range its kernel
+    calibration was made on (``calibrated_range``): the host kernel overhead is then extrapolated,
+    as ``planner predict`` warns for a guest (DESIGN.md "Calibrate -> predict")."""
+    assert host.kernel is not None
+    cal = host.kernel
+    rng = cal.calibrated_range
+    outside: list[str] = []
+    nodes = sorted(set(host.node_memory_kib))
+    if any(not rng.min_memory_kib <= m <= rng.max_memory_kib for m in (*nodes, host.memory_kib)):
+        sizes = " and ".join(format_kib(m) for m in nodes)
+        total = f" ({format_kib(host.memory_kib)} in all)" if len(host.node_memory_kib) > 1 else ""
+        outside.append(f"{sizes} node{'s' if len(host.node_memory_kib) > 1 else ''}{total}")
+    if not rng.min_vcpu_count <= host.cpu_count <= rng.max_vcpu_count:
+        outside.append(f"{host.cpu_count} CPU{'s' if host.cpu_count > 1 else ''}")
+    if not outside:
+        return None
+    cpus = (
+        f"{rng.min_vcpu_count} CPU"
+        if rng.min_vcpu_count == rng.max_vcpu_count == 1
+        else f"{rng.min_vcpu_count} to {rng.max_vcpu_count} CPUs"
+    )
+    return (
+        f"host kernel {cal.name} was calibrated on {format_kib(rng.min_memory_kib)} to "
+        f"{format_kib(rng.max_memory_kib)} with {cpus}; outside that range on this host: "
+        f"{', '.join(outside)}; the host kernel overhead is extrapolated"
+    )
+
+
 def _capacity(host_file: HostFile, notes: list[str]) -> _Capacity:
     host = host_file.host
     nodes = host.node_memory_kib
@@ -358,6 +387,9 @@ def _capacity(host_file: HostFile, notes: list[str]) -> _Capacity:
         except InputError as err:
             raise located(err, host.origin, "host.kernel") from None
         kernel_kib = tuple(h.node_kernel_kib)
+        note = _host_kernel_extrapolated(host)
+        if note:
+            notes.append(note)
     elif host.kernel is not None:
         notes.append(
             f"host kernel {host.kernel.name} not subtracted: {host.hypervisor.stack.host_kernel_note}"
