@@ -39,6 +39,7 @@ AUTO_STEP_KIB = 4 * KIB_PER_MIB
 class PerGuest:
     """One guest of a profile: its size, what its kernel keeps, what it costs the host. [KiB]"""
 
+    name: str  #: the host file entry's ``name:`` (default: the profile's name); the key everywhere
     profile: str
     kernel: str
     hypervisor: str
@@ -61,6 +62,7 @@ class PerGuest:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "profile": self.profile,
             "guest_memory_kib": self.guest_memory_kib,
             "host_overhead_kib": self.host_overhead_kib,
             "host_cost_kib": self.host_cost_kib,
@@ -305,6 +307,7 @@ def _per_guest(guest: GuestRequest, index: int, host_file: HostFile) -> PerGuest
     hypervisor = guest.hypervisor
     overhead = hypervisor.host_overhead_kib(memory_kib, guest.vcpu_count)
     return PerGuest(
+        name=guest.name,
         profile=guest.profile.name,
         kernel=guest.calibration.name,
         hypervisor=hypervisor.name,
@@ -411,9 +414,7 @@ def _expected_resident_kib(pg: PerGuest, scenario: Scenario, notes: list[str]) -
     resident = pg.guest_memory_kib
     if scenario.resident == "expected":
         if pg.boot_footprint_kib is None:
-            notes.append(
-                f"{pg.profile}: no measured boot footprint; scenario counts its full size as resident"
-            )
+            notes.append(f"{pg.name}: no measured boot footprint; scenario counts its full size as resident")
         else:
             resident = min(
                 resident, pg.boot_footprint_kib + (pg.workload_user_kib or 0) + pg.workload_kernel_kib
@@ -440,12 +441,12 @@ def _pack(
     page_kib = host.hugepages.page_kib if host.hugepages else 1
     kinds = []
     for pg in per_guest.values():
-        demand = {"memory_kib": pg.host_overhead_kib + (0 if pg.hugepages else resident_kib[pg.profile])}
+        demand = {"memory_kib": pg.host_overhead_kib + (0 if pg.hugepages else resident_kib[pg.name])}
         if pg.hugepages:
             demand["hugepages_kib"] = round_up(pg.guest_memory_kib, page_kib)
         kinds.append(
             GuestKind(
-                name=pg.profile,
+                name=pg.name,
                 node_demand=demand,
                 host_demand={"vcpu_count": pg.vcpu_count},
                 weight=pg.weight,
@@ -508,7 +509,7 @@ def _pack(
 def _raise_infeasible(host_file: HostFile, plan: PlanResult) -> None:
     first = next((i for i, g in enumerate(host_file.guests) if g.min_count > 0), 0)
     origin = host_file.guests[first].origin
-    mins = ", ".join(f"{g.min_count} {g.profile.name}" for g in host_file.guests if g.min_count)
+    mins = ", ".join(f"{g.min_count} {g.name}" for g in host_file.guests if g.min_count)
     overflow = [binding_text(b) + ("" if b.startswith("nodes (") else " overflow") for b in plan.binding]
     raise InfeasibleError(
         f"the minimum counts ({mins}) do not fit on this host ({'; '.join(overflow)}); "
@@ -598,7 +599,7 @@ def fit(host_path: str | Path) -> FitResult:
     host_file = load_host_file(host_path)
     host = host_file.host
     notes: list[str] = []
-    per_guest = {g.profile.name: _per_guest(g, i, host_file) for i, g in enumerate(host_file.guests)}
+    per_guest = {g.name: _per_guest(g, i, host_file) for i, g in enumerate(host_file.guests)}
     for g in host_file.guests:
         if g.hugepages and host.hugepages is None:
             raise InputError(
@@ -738,7 +739,7 @@ def _text(result: FitResult) -> str:
     for pg in result.per_guest.values():
         rows.append(
             [
-                pg.profile,
+                pg.name if pg.name == pg.profile else f"{pg.name} ({pg.profile})",
                 _mib(pg.guest_memory_kib) + (" auto" if pg.memory_auto else ""),
                 str(pg.vcpu_count),
                 _mib(pg.guest_kernel_kib),
@@ -1176,6 +1177,8 @@ class CheckResult:
     profiles: tuple[str, ...]  #: every profile with headroom: the host file's, then ``--profile``'s
     host_file: str | None = None  #: the ``--host`` file, as given
     requested_profiles: tuple[str, ...] = ()  #: the ``--profile`` values, as given
+    #: each profile with headroom -> the guest profile file it was read from
+    profile_files: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
@@ -1301,6 +1304,7 @@ def check(
         profiles=tuple(p.name for p in settings.profiles),
         host_file=str(host_path) if host_path is not None else None,
         requested_profiles=tuple(profiles),
+        profile_files={p.name: p.profile.origin.file for p in settings.profiles if p.profile is not None},
     )
 
 
@@ -1326,13 +1330,14 @@ def _check_settings(host_path: str | Path | None, profiles: Sequence[str]) -> Ch
             pg = _per_guest(g, i, host_file)  # sizes memory: auto entries like planner fit
             sized.append(
                 CheckProfile(
-                    pg.profile,
+                    pg.name,
                     pg.guest_memory_kib,
                     pg.vcpu_count,
                     pg.hypervisor,
                     pg.hugepages,
                     pg.kernel,
                     calibration=g.calibration,
+                    profile=g.profile,
                 )
             )
     for name in profiles:

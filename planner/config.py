@@ -213,6 +213,19 @@ SizeOrAuto = Annotated[
 ]
 
 
+def _guest_name(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or not value.isprintable() or len(value) > 100:
+        raise ValueError(f"expected a name of 1 to 100 printable characters; found {value!r}")
+    return value
+
+
+GuestName = Annotated[
+    str,
+    BeforeValidator(_guest_name),
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 100, "examples": ["web-big"]}),
+]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -271,6 +284,11 @@ class GuestEntryModel(_Strict):
 
     profile: str = Field(
         description="Guest profile name (see `planner profiles`) or a path to a profile YAML."
+    )
+    name: GuestName | None = Field(
+        default=None,
+        description="This guest's name in tables, JSON and reports (default: the profile's name); unique "
+        "in the host file, so one profile can be planned twice with different overrides.",
     )
     min: int = Field(default=0, ge=0, le=10_000_000, description="At least this many guests of this profile.")
     max: int | None = Field(default=None, ge=0, le=10_000_000, description="At most this many.")
@@ -449,6 +467,12 @@ class GuestRequest:
     origin: Origin
     #: where the size was stated: the host file's ``memory:`` override, or the profile's
     memory_origin: Origin | None = None
+    #: the entry's ``name:`` (unique in its host file), the profile's name when not given
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            object.__setattr__(self, "name", self.profile.name)
 
 
 @dataclass(frozen=True)
@@ -788,6 +812,7 @@ def _guest_request(
         memory_origin=Origin(file, _line_of(lines, ("guests", index, "memory")))
         if entry.memory is not None
         else profile.origin_of("memory"),
+        name=entry.name or profile.name,
     )
 
 
@@ -862,14 +887,17 @@ def load_host_file(path: str | Path) -> HostFile:
                     line=_line_of(lines, ("guests", i, "profile")),
                     field=f"guests[{i}].profile",
                 )
-    profile_names = [g.profile.name for g in guests]
-    for i, name in enumerate(profile_names):
-        if name in profile_names[:i]:
+    guest_names = [g.name for g in guests]
+    for i, name in enumerate(guest_names):
+        if name in guest_names[:i]:
+            key = "name" if model.guests[i].name is not None else "profile"
+            first = guest_names.index(name)
             raise InputError(
-                f"expected each profile once; found {name!r} again (merge the entries)",
+                f"expected each guest name once; found {name!r} again (first in guests[{first}]): "
+                f"merge the entries, or give this one a name of its own (e.g. name: {name}-2)",
                 file=file,
-                line=_line_of(lines, ("guests", i, "profile")),
-                field=f"guests[{i}].profile",
+                line=_line_of(lines, ("guests", i, key)),
+                field=f"guests[{i}].{key}",
             )
     scenario = None
     if model.scenario is not None:

@@ -236,8 +236,8 @@ def test_a_guest_entry_that_is_not_a_mapping(tmp_path: Path) -> None:
         tmp_path, "host:\n  memory: 16GiB\n  cpus: 8\n  hypervisor: zvm\nguests:\n  - zvm-s390x-64mib\n"
     )
     assert _error(path) == (
-        f"{path}:6: guests[0]: expected a mapping with keys such as profile, min, max, weight, hugepages, "
-        "memory, vcpus, workload; found 'zvm-s390x-64mib'"
+        f"{path}:6: guests[0]: expected a mapping with keys such as profile, name, min, max, weight, "
+        "hugepages, memory, vcpus, workload; found 'zvm-s390x-64mib'"
     )
 
 
@@ -298,4 +298,20 @@ def test_relative_paths_in_a_host_file_are_taken_from_its_directory(
     assert _error(Path("sub/h.yaml")) == (
         "sub/h.yaml:6: guests[0].profile: expected a profile YAML file; found no file 'nosuch.yaml' "
         "(looked for 'sub/nosuch.yaml': a relative path is taken from the directory of sub/h.yaml)"
+    )
+
+
+def test_the_schema_documents_a_guest_name() -> None:
+    entry = host_file_schema()["$defs"]["GuestEntryModel"]["properties"]
+    assert "name" in entry and "unique" in entry["name"]["description"]
+
+
+def test_a_guest_name_must_be_printable(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "host:\n  memory: 4GiB\n  cpus: 8\n  hypervisor: zvm\n"
+        'guests:\n  - profile: zvm-s390x-64mib\n    name: "a\\tb"\n',
+    )
+    assert _error(path) == (
+        f"{path}:7: guests[0].name: expected a name of 1 to 100 printable characters; found 'a\\tb'"
     )

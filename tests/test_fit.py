@@ -291,7 +291,8 @@ def test_the_commented_out_fields_of_the_example_are_valid(tmp_path: Path) -> No
     uncommented, count = re.subn(r"(?m)^(\s*)# (\s*(?:- )?[a-z_]+:)", r"\1\2", text)
     assert count >= 12
     result = fit(_host(tmp_path, uncommented))
-    pg = result.per_guest["kvm-cloud-256mib"]
+    pg = result.per_guest["app-384mib"]
+    assert pg.profile == "kvm-cloud-256mib"
     assert pg.hugepages and pg.guest_memory_kib == 384 * 1024 and pg.vcpu_count == 2
     assert result.scenario is not None and result.scenario.memory_ratio == 1.5
 
@@ -365,3 +366,39 @@ def test_a_host_outside_its_kernel_calibration_is_noted_as_extrapolated(tmp_path
     assert f"outside that range on this host: {2 * inside_gib} GiB node, 8 CPUs;" in note
     assert note in result.to_text() and note in result.to_json()["notes"]
     assert any(note in item for notice in fit_page(result).notices for item in getattr(notice, "items", ()))
+
+
+def test_one_profile_twice_under_two_names(tmp_path: Path) -> None:
+    guests = (
+        "  - profile: kvm-cloud-256mib\n    name: web-small\n"
+        "  - profile: kvm-cloud-256mib\n    name: web-big\n    memory: 372MiB\n    min: 2\n"
+    )
+    result = fit(_host(tmp_path, KVM_HOST + guests))
+    out = result.to_json()
+    assert set(out["per_guest"]) == set(out["guests"]) == {"web-small", "web-big"}
+    assert out["per_guest"]["web-small"]["guest_memory_kib"] == 256 * 1024
+    assert out["per_guest"]["web-big"]["guest_memory_kib"] == 372 * 1024
+    assert {g["profile"] for g in out["per_guest"].values()} == {"kvm-cloud-256mib"}
+    assert out["guests"]["web-big"] >= 2
+    text = result.to_text()
+    assert "web-big (kvm-cloud-256mib)" in text and "web-small (kvm-cloud-256mib)" in text
+    # the report tells the two apart and names the profile they share
+    from planner.report import fit_page
+
+    page = fit_page(result)
+    profiles = next(t for t in page.tables if t.slug == "profiles")
+    assert [row[:2] for row in profiles.rows] == [
+        ("web-small", "kvm-cloud-256mib"),
+        ("web-big", "kvm-cloud-256mib"),
+    ]
+    # without names the second entry is refused, and the error says how to keep both
+    path = _host(
+        tmp_path, KVM_HOST + guests.replace("    name: web-small\n", "").replace("    name: web-big\n", "")
+    )
+    res = runner.invoke(app, ["fit", str(path)])
+    assert (res.exit_code, res.stdout) == (2, "")
+    assert res.stderr == (
+        f"planner: error: {path}:8: guests[1].profile: expected each guest name once; "
+        "found 'kvm-cloud-256mib' again (first in guests[0]): merge the entries, "
+        "or give this one a name of its own (e.g. name: kvm-cloud-256mib-2)\n"
+    )

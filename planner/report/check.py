@@ -357,12 +357,13 @@ def _provenance(result: Any) -> Provenance:
                     files.append((f"kernel calibration {kernel}", load_calibration(kernel).path))
     rows: list[SourceRow] = []
     for profile_name in result.profiles:
-        try:
-            profile = load_guest_profile(profile_name)
+        try:  # a host file's guest may have a name: of its own; its profile file is known
+            profile = load_guest_profile(result.profile_files.get(profile_name, profile_name))
         except InputError:
             continue
-        files.append((f"guest profile {profile_name}", profile.origin.file))
+        files.append((f"guest profile {profile.name}", profile.origin.file))
         rows += profile_source_rows(profile_name, profile)
+    files = list(dict.fromkeys(files))  # two guests of one profile: its file once
     for hv in hypervisors.values():
         files.append((f"hypervisor profile {hv.name}", hypervisor_file(hv.name)))
         rows += hypervisor_source_rows(hv)

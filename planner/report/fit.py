@@ -54,7 +54,7 @@ def fit_page(result: Any) -> ReportPage:
     from planner.config import load_host_file
 
     host_file = load_host_file(result.host_file)
-    requests = {g.profile.name: g for g in host_file.guests}
+    requests = {g.name: g for g in host_file.guests}
     plan = result.guaranteed
     scenario = result.scenario
     sections = [
@@ -263,7 +263,7 @@ def _guest_bars(pg: Any, plan: Any, scenario: Any) -> tuple[Bar, ...]:
         Bar("inside the guest", inside),
         Bar(
             "on the host, guaranteed",
-            (Segment("guest_ram", plan.resident_kib[pg.profile]), Segment("overhead", pg.host_overhead_kib)),
+            (Segment("guest_ram", plan.resident_kib[pg.name]), Segment("overhead", pg.host_overhead_kib)),
         ),
     ]
     if scenario is not None:
@@ -271,7 +271,7 @@ def _guest_bars(pg: Any, plan: Any, scenario: Any) -> tuple[Bar, ...]:
             Bar(
                 f"on the host, {scenario.name}",
                 (
-                    Segment("guest_ram", scenario.resident_kib[pg.profile]),
+                    Segment("guest_ram", scenario.resident_kib[pg.name]),
                     Segment("overhead", pg.host_overhead_kib),
                 ),
             )
@@ -340,6 +340,7 @@ def _guests(result: Any) -> Section:
         "Profiles as planned",
         (
             Column("profile", "profile"),
+            Column("guest_profile", "guest profile"),
             Column("memory", "size from"),
             Column("vcpu_count", "vCPUs", "count"),
             Column("kernel", "kernel calibration"),
@@ -352,6 +353,7 @@ def _guests(result: Any) -> Section:
         tuple(
             (
                 name,
+                pg.profile,
                 "auto (smallest that fits the workload)" if pg.memory_auto else "profile or host file",
                 pg.vcpu_count,
                 pg.kernel,
@@ -686,8 +688,8 @@ def _sizing(result: Any, requests: Mapping[str, Any], host_file: Any) -> Section
 def _provenance(result: Any, host_file: Any, requests: Mapping[str, Any]) -> Provenance:
     files: list[tuple[str, Any]] = [("host file", result.host_file)]
     hypervisors = {host_file.host.hypervisor.name: host_file.host.hypervisor}
-    for name, r in requests.items():
-        files.append((f"guest profile {name}", r.profile.origin.file))
+    for r in requests.values():
+        files.append((f"guest profile {r.profile.name}", r.profile.origin.file))
         hypervisors.setdefault(r.hypervisor.name, r.hypervisor)
     for hv in hypervisors:
         files.append((f"hypervisor profile {hv}", hypervisor_file(hv)))
@@ -696,6 +698,7 @@ def _provenance(result: Any, host_file: Any, requests: Mapping[str, Any]) -> Pro
         cals.append(host_file.host.kernel)
     for cal in cals:
         files.append((f"kernel calibration {cal.name}", cal.path))
+    files = list(dict.fromkeys(files))  # a profile or calibration used twice: listed once
     rows: list[SourceRow] = []
     for hv in hypervisors.values():
         rows += hypervisor_source_rows(hv)
