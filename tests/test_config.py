@@ -79,8 +79,10 @@ def test_size_without_unit_and_with_unknown_unit(tmp_path: Path) -> None:
 
 
 def test_absurd_sizes_and_counts(tmp_path: Path) -> None:
+    path = _write(tmp_path, "host:\n  memory: 8ZiB\n  cpus: 8\n  hypervisor: zvm\nguests:\n  - profile: x\n")
+    assert "host.memory: expected a size such as" in _error(path)  # ZiB is no unit we accept
     path = _write(tmp_path, "host:\n  memory: 8EiB\n  cpus: 8\n  hypervisor: zvm\nguests:\n  - profile: x\n")
-    assert "host.memory: expected a size such as" in _error(path)  # EiB is no unit we accept
+    assert "host.memory: expected at most 4PiB (the x86-64 physical address limit)" in _error(path)
     path = _write(tmp_path, "host:\n  memory: 6PiB\n  cpus: 8\n  hypervisor: zvm\nguests:\n  - profile: x\n")
     assert "host.memory" in _error(path)
     path = _write(
