@@ -903,6 +903,8 @@ class PredictResult:
         ]
         rows = [["where the memory goes", "KiB", "MiB", "% of RAM"]]
         for term, kib in p.breakdown_kib.items():
+            if term == "mem_limit" and not kib:
+                continue  # only with mem= on the command line
             rows.append(
                 [
                     term.replace("_", " "),

@@ -132,7 +132,13 @@ def format_kib(kib: int | float) -> str:
     value = float(kib)
     sign = "-" if value < 0 else ""
     value = abs(value)
-    for unit, scale in (("TiB", KIB_PER_TIB), ("GiB", KIB_PER_GIB), ("MiB", KIB_PER_MIB)):
+    for unit, scale in (
+        ("EiB", KIB_PER_TIB * 1024 * 1024),
+        ("PiB", KIB_PER_TIB * 1024),
+        ("TiB", KIB_PER_TIB),
+        ("GiB", KIB_PER_GIB),
+        ("MiB", KIB_PER_MIB),
+    ):
         if value >= scale:
             q = value / scale
             return f"{sign}{q:.0f} {unit}" if q == int(q) else f"{sign}{q:.1f} {unit}"

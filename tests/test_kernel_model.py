@@ -306,3 +306,12 @@ def test_fewer_possible_than_online_cpus_is_refused() -> None:
     cal = load_calibration("debian12-cloud-amd64")
     with pytest.raises(InputError, match="possible CPUs"):
         predict(cal, GuestSpec(512 * 1024, vcpu_count=4, possible_cpu_count=2))
+
+
+def test_calibration_not_utf8(tmp_path: Path) -> None:
+    bad = tmp_path / "latin1.yaml"
+    bad.write_bytes(b"schema_version: 1\n# gr\xf6\xdfe\n")
+    with pytest.raises(
+        InputError, match=r"latin1.yaml:2: expected a calibration file in UTF-8; found byte 0xf6"
+    ):
+        load_calibration(str(bad))

@@ -346,13 +346,22 @@ def load_calibration(name_or_path: str) -> Calibration:
     try:
         text = path.read_text(encoding="utf-8")
         data = yaml.load(text, Loader=_YAML_LOADER)  # safe: SafeLoader, in C when libyaml is there
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"expected a readable calibration file; {err}", file=path) from None
+    except UnicodeDecodeError as err:
+        raise InputError(
+            f"expected a calibration file in UTF-8; found byte 0x{err.object[err.start]:02x}",
+            file=path,
+            line=path.read_bytes()[: err.start].count(b"\n") + 1,
+        ) from None
+    except OSError as err:
+        raise InputError(
+            f"expected a readable calibration file; found {err.strerror or err}", file=path
+        ) from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
         raise InputError(
-            f"expected valid YAML; {getattr(err, 'problem', err)}", file=path, line=line
+            f"expected valid YAML; {getattr(err, 'problem', err)}",
+            file=path,
+            line=mark.line + 1 if mark is not None else None,
         ) from None
     return calibration_from_dict(data, str(path))
 
