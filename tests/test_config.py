@@ -89,7 +89,7 @@ def test_absurd_sizes_and_counts(tmp_path: Path) -> None:
         tmp_path, "host:\n  memory: 16384TiB\n  cpus: 8\n  hypervisor: zvm\nguests:\n  - profile: x\n"
     )
     assert _error(path) == (
-        f"{path}:2: host.memory: expected at most 4PiB (the x86-64 physical address limit); found 16384 TiB"
+        f"{path}:2: host.memory: expected at most 4PiB (the x86-64 physical address limit); found 16 PiB"
     )
     path = _write(
         tmp_path, "host:\n  memory: 64GiB\n  cpus: 100000\n  hypervisor: zvm\nguests:\n  - profile: x\n"
