@@ -170,6 +170,10 @@ def _whole(value: float) -> int | float:
     return int(value) if math.isfinite(value) and value == int(value) else value
 
 
+#: keys of a plan's JSON that describe the plan itself, not the host's guaranteed figures
+_PLAN_ONLY_KEYS = ("name", "resident_kib", "memory_ratio")
+
+
 @dataclass(frozen=True)
 class FitResult:
     """The answer of ``planner fit``: guaranteed plan, optional scenario, per-guest figures."""
@@ -194,7 +198,8 @@ class FitResult:
         return self.guaranteed.status
 
     def to_json(self) -> dict[str, Any]:
-        g = self.guaranteed
+        # the guaranteed plan's figures at the top level (status, total_guests, nodes, ...)
+        plan = {k: v for k, v in self.guaranteed.to_json().items() if k not in _PLAN_ONLY_KEYS}
         return {
             "host_file": self.host_file,
             "hypervisor": self.hypervisor,
@@ -204,16 +209,7 @@ class FitResult:
             "cpus": self.cpu_count,
             "vcpu_ratio": self.vcpu_ratio,
             "objective": self.objective,
-            "status": g.status,
-            "gap": g.gap if math.isfinite(g.gap) else None,
-            "total_guests": g.total_guests,
-            "guests": dict(g.guests),
-            "nodes": [n.to_json() for n in g.nodes],
-            "binding": list(g.binding),
-            "blocked_by": {k: list(v) for k, v in g.blocked_by.items()},
-            "vcpu_used": g.vcpu_used,
-            "vcpu_capacity": _whole(g.vcpu_capacity),
-            "total_weight": _whole(g.total_weight),
+            **plan,
             "per_guest": {k: v.to_json() for k, v in self.per_guest.items()},
             "scenario": self.scenario.to_json() if self.scenario else None,
             "hypervisor_parameters": {k: dict(v) for k, v in self.hypervisor_parameters.items()},
