@@ -1,0 +1,1 @@
+"""Capacity across many hosts: fleet sizing, headroom, N+r failover and consolidation."""
