@@ -269,6 +269,8 @@ def _master_lp(columns: Sequence[Column], shapes: Sequence[Shape], demand: IntAr
     from scipy.optimize import linprog
 
     n_p, n_j = len(demand), len(columns)
+    if n_j == 0 and phase == 2:
+        return None
     a = np.array([c.cover for c in columns], dtype=float).T.reshape(n_p, n_j)
     limited = [b for b, s in enumerate(shapes) if s.available is not None]
     avail = np.zeros((len(limited), n_j))
