@@ -18,6 +18,7 @@ RANK = {
     "hypervisors": 3,
     "solver": 3,
     "config": 4,
+    "capacity": 4,
     "bootlab": 4,
     "live": 5,
     "report": 6,

@@ -142,9 +142,13 @@ def cover(
     start = time.monotonic()
     _generate(catalog, shapes, demand, gen, start + _GENERATION_SHARE * (deadline - start))
     if gen.infeasible:
-        return CoverResult("infeasible", tuple(gen.columns), (), math.inf, math.inf, math.inf, gen.iterations, True)
+        return CoverResult(
+            "infeasible", tuple(gen.columns), (), math.inf, math.inf, math.inf, gen.iterations, True
+        )
     if gen.master is None:  # the time ran out before any cover was found
-        return CoverResult("time_limit", tuple(gen.columns), (), math.inf, 0.0, math.inf, gen.iterations, False)
+        return CoverResult(
+            "time_limit", tuple(gen.columns), (), math.inf, 0.0, math.inf, gen.iterations, False
+        )
     integral = all(float(s.cost).is_integer() for s in shapes)
     lower = float(_ceil(gen.best_lb)) if integral else gen.best_lb
     lp_value = gen.master.value
@@ -156,7 +160,9 @@ def cover(
         if dive is not None and _cost(gen.columns, dive, shapes) < objective:
             mult, objective = dive, _cost(gen.columns, dive, shapes)
         if objective > lower + 1e-9 * max(1.0, lower) and time.monotonic() < deadline:
-            again, ip_timed_out = _integer_master(gen.columns, shapes, demand, deadline)  # with the dive's columns
+            again, ip_timed_out = _integer_master(
+                gen.columns, shapes, demand, deadline
+            )  # with the dive's columns
             if _cost(gen.columns, again, shapes) < objective:
                 mult, objective = again, _cost(gen.columns, again, shapes)
         ip_timed_out = ip_timed_out or time.monotonic() >= deadline
@@ -170,7 +176,14 @@ def cover(
     else:
         status = "feasible"
     return CoverResult(
-        status, tuple(gen.columns), tuple(mult or ()), objective, lower, lp_value, gen.iterations, gen.converged
+        status,
+        tuple(gen.columns),
+        tuple(mult or ()),
+        objective,
+        lower,
+        lp_value,
+        gen.iterations,
+        gen.converged,
     )
 
 
@@ -180,7 +193,9 @@ def _cost(columns: Sequence[Column], mult: Sequence[int] | None, shapes: Sequenc
     return float(sum(shapes[c.shape].cost * m for c, m in zip(columns, mult, strict=False)))
 
 
-def _generate(catalog: Catalog, shapes: Sequence[Shape], demand: IntArray, gen: _Generation, deadline: float) -> None:
+def _generate(
+    catalog: Catalog, shapes: Sequence[Shape], demand: IntArray, gen: _Generation, deadline: float
+) -> None:
     """Column generation until no pattern improves, the bound is met, or the deadline."""
     integral = all(float(s.cost).is_integer() for s in shapes)
     phase = 2
@@ -218,7 +233,7 @@ def _generate(catalog: Catalog, shapes: Sequence[Shape], demand: IntArray, gen: 
 def _dive(
     catalog: Catalog, shapes: Sequence[Shape], demand: IntArray, gen: _Generation, deadline: float
 ) -> list[int] | None:
-    """Fix the columns of the linear master (floor, or the largest fraction rounded up), regenerate, repeat."""
+    """Fix the integral columns of the linear master (else round one up), regenerate, repeat."""
     fixed = np.zeros(len(gen.columns), dtype=np.int64)
     master = gen.master
     left = demand.copy()
@@ -230,7 +245,9 @@ def _dive(
             j = int(np.argmax(np.where(x > 1e-6, frac, -1.0)))
             step[j] = int(np.ceil(x[j]))
         fixed = np.concatenate([fixed, np.zeros(len(gen.columns) - len(fixed), dtype=np.int64)]) + step
-        cover_now = sum((c.cover * m for c, m in zip(gen.columns, fixed, strict=True) if m), np.zeros_like(demand))
+        cover_now = sum(
+            (c.cover * m for c, m in zip(gen.columns, fixed, strict=True) if m), np.zeros_like(demand)
+        )
         left = np.maximum(demand - cover_now, 0)
         if not left.any():
             break
@@ -247,7 +264,14 @@ def _less_available(shape: Shape, b: int, columns: Sequence[Column], fixed: IntA
     if shape.available is None:
         return shape
     used = int(sum(m for c, m in zip(columns, fixed, strict=False) if c.shape == b))
-    return Shape(shape.name, shape.node_ids, shape.node_capacity, shape.host_capacity, shape.cost, shape.available - used)
+    return Shape(
+        shape.name,
+        shape.node_ids,
+        shape.node_capacity,
+        shape.host_capacity,
+        shape.cost,
+        shape.available - used,
+    )
 
 
 def _ceil(value: float) -> int:
@@ -264,7 +288,9 @@ def _extend(columns: list[Column], seen: set[tuple[int, bytes]], new: Sequence[C
     return added
 
 
-def _master_lp(columns: Sequence[Column], shapes: Sequence[Shape], demand: IntArray, phase: int) -> _Master | None:
+def _master_lp(
+    columns: Sequence[Column], shapes: Sequence[Shape], demand: IntArray, phase: int
+) -> _Master | None:
     """The linear master over the columns so far; phase 1 minimises the uncovered guests."""
     from scipy.optimize import linprog
 
@@ -370,10 +396,14 @@ def price(
         v = float(pi @ counts.sum(axis=1))
         return counts, v, v * (1 + 1e-9)
     a_ub, b_ub = np.array(rows), np.array(upper)
-    lp = linprog(-value, A_ub=a_ub, b_ub=b_ub, bounds=np.column_stack([np.zeros(len(idx)), ub_vec]), method="highs")
+    lp = linprog(
+        -value, A_ub=a_ub, b_ub=b_ub, bounds=np.column_stack([np.zeros(len(idx)), ub_vec]), method="highs"
+    )
     bound = -float(lp.fun) if lp.status == 0 else float(value @ ub_vec)
     start = np.floor(lp.x + 1e-9) if lp.status == 0 else np.zeros(len(idx))
-    counts = _greedy_fill(catalog, shape, pi, caps, repair(_counts(catalog, shape, idx, start), shape, catalog))
+    counts = _greedy_fill(
+        catalog, shape, pi, caps, repair(_counts(catalog, shape, idx, start), shape, catalog)
+    )
     best = float(pi @ counts.sum(axis=1))
     if exact and best < bound * (1 - 1e-9):
         x, bound = _exact_pricing(value, a_ub, b_ub, ub_vec, bound, best, threshold, time_limit_s)
@@ -403,7 +433,7 @@ def _exact_pricing(
     threshold: float,
     time_limit_s: float,
 ) -> tuple[FloatArray | None, float]:
-    """Integer optimum (or the best found and a bound) of ``max value @ x, a_ub @ x <= b_ub, 0 <= x <= ub``."""
+    """Integer optimum (or best found, and a bound) of ``max value @ x, a_ub @ x <= b_ub, 0 <= x <= ub``."""
     from scipy.optimize import Bounds, LinearConstraint, milp
 
     if len(a_ub) == 1 and np.all(a_ub[0] == np.rint(a_ub[0])):
@@ -474,11 +504,15 @@ def _counts(catalog: Catalog, shape: Shape, idx: Any, x: FloatArray) -> IntArray
     return counts
 
 
-def _greedy_fill(catalog: Catalog, shape: Shape, pi: FloatArray, caps: IntArray, counts: IntArray) -> IntArray:
+def _greedy_fill(
+    catalog: Catalog, shape: Shape, pi: FloatArray, caps: IntArray, counts: IntArray
+) -> IntArray:
     """Add guests to ``counts`` while they fit, the most dual value per share of the host first."""
     counts = counts.copy()
     node_cap = np.maximum(shape.node_capacity.sum(axis=0), 1).astype(float)
-    host_cap = np.where(np.isfinite(shape.host_capacity) & (shape.host_capacity > 0), shape.host_capacity, np.inf)
+    host_cap = np.where(
+        np.isfinite(shape.host_capacity) & (shape.host_capacity > 0), shape.host_capacity, np.inf
+    )
     share = (catalog.node_demand / node_cap).sum(axis=1) + (catalog.host_demand / host_cap).sum(axis=1)
     for p in sorted(np.flatnonzero(pi > 1e-12), key=lambda q: -pi[q] / max(share[q], 1e-12)):
         node_used, host_used = usage(counts, catalog)

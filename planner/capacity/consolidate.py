@@ -46,7 +46,10 @@ def consolidate(problem: FleetProblem) -> Consolidation:
     )
     for i in order:
         trial = dataclasses.replace(
-            pool, free_node=pool.free_node.copy(), free_host=pool.free_host.copy(), counts=np.zeros_like(pool.counts)
+            pool,
+            free_node=pool.free_node.copy(),
+            free_host=pool.free_host.copy(),
+            counts=np.zeros_like(pool.counts),
         )
         active = np.ones(pool.host_count, dtype=bool)
         active[[*emptied, i]] = False
@@ -91,7 +94,12 @@ def _upper_bound(fleet: Fleet, deadline: float) -> float:
     if not total.any():
         return float(len(fleet.hosts) - fixed)
     per_type = np.bincount([h.type_index for h in fleet.hosts], minlength=len(fleet.shapes))
-    shapes = [dataclasses.replace(s, cost=1.0, available=int(n)) for s, n in zip(fleet.shapes, per_type, strict=True)]
+    shapes = [
+        dataclasses.replace(s, cost=1.0, available=int(n))
+        for s, n in zip(fleet.shapes, per_type, strict=True)
+    ]
     result = cover(fleet.catalog, shapes, total, initial=[], deadline=deadline)
-    must_stay = max(fixed, int(np.ceil(result.lower_bound - 1e-6)) if np.isfinite(result.lower_bound) else fixed)
+    must_stay = max(
+        fixed, int(np.ceil(result.lower_bound - 1e-6)) if np.isfinite(result.lower_bound) else fixed
+    )
     return float(len(fleet.hosts) - must_stay)

@@ -49,7 +49,7 @@ from planner.capacity.model import (
     residual_shape,
     type_index,
 )
-from planner.capacity.results import FailoverReport, FleetPlan, Move, Scenario, relative_gap
+from planner.capacity.results import FailoverReport, FleetPlan, Move, Scenario, Verdict, relative_gap
 from planner.capacity.state import Fleet, classes, describe, fleet_of
 
 
@@ -89,8 +89,14 @@ def check_failover(
             reports, checked = scenarios, sum(s.weight for s in scenarios)
     host_sets = math.comb(len(fleet.hosts), failures)
     verdicts = {s.verdict for s in reports}
-    survives = False if "fails" in verdicts else (True if verdicts <= {"survives"} and checked == host_sets else None)
-    worst = sorted(reports, key=lambda s: ({"fails": 0, "unknown": 1, "survives": 2}[s.verdict], -s.displaced_share))
+    survives = (
+        False
+        if "fails" in verdicts
+        else (True if verdicts <= {"survives"} and checked == host_sets else None)
+    )
+    worst = sorted(
+        reports, key=lambda s: ({"fails": 0, "unknown": 1, "survives": 2}[s.verdict], -s.displaced_share)
+    )
     return FailoverReport(
         failures=failures,
         survives=survives,
@@ -108,7 +114,9 @@ def check_failover(
 def _spare_type(problem: FleetProblem, fleet: Fleet, name: str | None) -> int:
     if name is not None:
         return type_index(problem.host_types, name, field="spare_host_type")
-    return min(range(len(fleet.shapes)), key=lambda t: (fleet.shapes[t].cost, -fleet.shapes[t].node_capacity.sum()))
+    return min(
+        range(len(fleet.shapes)), key=lambda t: (fleet.shapes[t].cost, -fleet.shapes[t].node_capacity.sum())
+    )
 
 
 def _spares_needed(need: dict[int, int], failures: int) -> int | None:
@@ -138,11 +146,18 @@ def _scenarios(
     return out, True
 
 
-def _scenario(fleet: Fleet, base: Pool, failed: list[int], weight: int, spare: int, deadline: float) -> Scenario:
+def _scenario(
+    fleet: Fleet, base: Pool, failed: list[int], weight: int, spare: int, deadline: float
+) -> Scenario:
     catalog = fleet.catalog
-    displaced = sum((fleet.hosts[i].counts.sum(axis=1) for i in failed), np.zeros(catalog.size, dtype=np.int64))
+    displaced = sum(
+        (fleet.hosts[i].counts.sum(axis=1) for i in failed), np.zeros(catalog.size, dtype=np.int64)
+    )
     pool = dataclasses.replace(
-        base, free_node=base.free_node.copy(), free_host=base.free_host.copy(), counts=np.zeros_like(base.counts)
+        base,
+        free_node=base.free_node.copy(),
+        free_host=base.free_host.copy(),
+        counts=np.zeros_like(base.counts),
     )
     active = np.ones(pool.host_count, dtype=bool)
     active[failed] = False
@@ -160,7 +175,9 @@ def _scenario(fleet: Fleet, base: Pool, failed: list[int], weight: int, spare: i
     if _bound_fails(catalog, base, active, displaced):
         return Scenario(names, weight, shown, "fails", "bound", share, (), unplaced, need)
     verdict, moves = _exact(fleet, failed, displaced, deadline)
-    return Scenario(names, weight, shown, verdict, "exact", share, moves, unplaced, need if verdict != "survives" else 0)
+    return Scenario(
+        names, weight, shown, verdict, "exact", share, moves, unplaced, need if verdict != "survives" else 0
+    )
 
 
 def _displaced_share(catalog: Catalog, base: Pool, active: np.ndarray, displaced: IntArray) -> float:
@@ -175,7 +192,7 @@ def _displaced_share(catalog: Catalog, base: Pool, active: np.ndarray, displaced
 
 
 def _bound_fails(catalog: Catalog, base: Pool, active: np.ndarray, displaced: IntArray) -> bool:
-    """True when the survivors cannot hold the displaced guests even by resource totals or per profile alone."""
+    """True when the survivors cannot hold the displaced guests by resource totals or per profile alone."""
     free_node, free_host = base.free_node[active], base.free_host[active]
     if (displaced @ catalog.node_demand > free_node.sum(axis=(0, 1))).any():
         return True
@@ -193,7 +210,9 @@ def _spares_for(catalog: Catalog, spare: Shape, left: IntArray) -> int | None:
     return None if still.any() else pool.host_count
 
 
-def _exact(fleet: Fleet, failed: list[int], displaced: IntArray, deadline: float) -> tuple[str, tuple[Move, ...]]:
+def _exact(
+    fleet: Fleet, failed: list[int], displaced: IntArray, deadline: float
+) -> tuple[Verdict, tuple[Move, ...]]:
     """Decide one scenario with the pattern master over the survivors' classes."""
     catalog = fleet.catalog
     survivors = [i for i in range(len(fleet.hosts)) if i not in set(failed)]
@@ -209,7 +228,9 @@ def _exact(fleet: Fleet, failed: list[int], displaced: IntArray, deadline: float
         return "fails", ()
     if not result.multiplicity:
         return "unknown", ()
-    added = np.zeros((len(fleet.hosts), catalog.size, max(len(s.node_ids) for s in fleet.shapes)), dtype=np.int64)
+    added = np.zeros(
+        (len(fleet.hosts), catalog.size, max(len(s.node_ids) for s in fleet.shapes)), dtype=np.int64
+    )
     used = [0] * len(groups)
     left = displaced.copy()
     for col, m in zip(result.columns, result.multiplicity, strict=True):
@@ -230,8 +251,8 @@ def _moves(fleet: Fleet, failed: list[int], added: IntArray) -> tuple[Move, ...]
     catalog = fleet.catalog
     out: list[Move] = []
     for p in range(catalog.size):
-        sources = [
-            [fleet.hosts[i].name, fleet.shapes[fleet.hosts[i].type_index].node_ids[k], int(n)]
+        sources: list[tuple[str, int, int]] = [
+            (fleet.hosts[i].name, fleet.shapes[fleet.hosts[i].type_index].node_ids[k], int(n))
             for i in failed
             for k, n in enumerate(fleet.hosts[i].counts[p])
             if n
@@ -240,9 +261,10 @@ def _moves(fleet: Fleet, failed: list[int], added: IntArray) -> tuple[Move, ...]
             n = int(added[h, p, k])
             target = (fleet.hosts[h].name, fleet.shapes[fleet.hosts[h].type_index].node_ids[k])
             while n and sources:
-                take = min(n, sources[0][2])
-                out.append(Move(catalog.names[p], str(sources[0][0]), int(sources[0][1]), *target, take))
-                sources[0][2] -= take
+                name, node, have = sources[0]
+                take = min(n, have)
+                out.append(Move(catalog.names[p], name, node, *target, take))
+                sources[0] = (name, node, have - take)
                 n -= take
                 if not sources[0][2]:
                     sources.pop(0)
@@ -291,16 +313,23 @@ def plan_with_failures(problem: FleetProblem, failures: int) -> FleetPlan:
     names = [n if n not in taken else f"{n}b" for n in names]
     spares = tuple(ExistingHost(n, fleet.shapes[spare].name) for n in names)
     final = check_failover(dataclasses.replace(as_fleet, existing=(*as_fleet.existing, *spares)), failures)
-    spare_states = [fleet_of(dataclasses.replace(problem, existing=spares)).hosts[i] for i in range(len(spares))]
+    spare_states = [
+        fleet_of(dataclasses.replace(problem, existing=spares)).hosts[i] for i in range(len(spares))
+    ]
     spare_hosts = tuple(
-        dataclasses.replace(describe(s, fleet.shapes[spare], fleet.catalog), existing=False) for s in spare_states
+        dataclasses.replace(describe(s, fleet.shapes[spare], fleet.catalog), existing=False)
+        for s in spare_states
     )
     objective = base.objective + spare_count * fleet.shapes[spare].cost
     lower = min(objective, base.lower_bound + failures * min(s.cost for s in fleet.shapes))
     gap = relative_gap(objective, lower)
     per_type = dict(base.hosts_per_type)
     per_type[fleet.shapes[spare].name] = per_type.get(fleet.shapes[spare].name, 0) + spare_count
-    status = "optimal" if gap == 0.0 and final.survives else ("feasible" if base.status == "optimal" else base.status)
+    status = (
+        "optimal"
+        if gap == 0.0 and final.survives
+        else ("feasible" if base.status == "optimal" else base.status)
+    )
     return dataclasses.replace(
         base,
         status=status,
@@ -316,7 +345,7 @@ def plan_with_failures(problem: FleetProblem, failures: int) -> FleetPlan:
 
 
 def _dominating_spare(fleet: Fleet, base: FleetPlan, used: set[str], failures: int) -> int | None:
-    """The cheapest type with ``failures`` hosts left whose every node and host capacity covers every used type's."""
+    """The cheapest type with ``failures`` hosts left whose capacities cover every used type's."""
     counts = {t: base.hosts_per_type.get(t, 0) for t in (s.name for s in fleet.shapes)}
     best: int | None = None
     for t, s in enumerate(fleet.shapes):

@@ -38,7 +38,16 @@ from planner.capacity.model import (
     residual_shape,
 )
 from planner.capacity.results import FleetPlan, Headroom, HostHeadroom, relative_gap
-from planner.capacity.state import Fleet, HostState, binding_summary, blockers, classes, describe, fleet_of, free_of
+from planner.capacity.state import (
+    Fleet,
+    HostState,
+    binding_summary,
+    blockers,
+    classes,
+    describe,
+    fleet_of,
+    free_of,
+)
 from planner.errors import InfeasibleError
 
 
@@ -125,7 +134,10 @@ def _check_each_profile_fits(catalog: Catalog, shapes: Sequence[Shape], demand: 
     for p in np.flatnonzero(demand):
         if not any(
             s.available != 0
-            and min(alone_per_node(s.node_capacity, catalog)[p].sum(), alone_per_host(s.host_capacity, catalog)[p]) >= 1
+            and min(
+                alone_per_node(s.node_capacity, catalog)[p].sum(), alone_per_host(s.host_capacity, catalog)[p]
+            )
+            >= 1
             for s in shapes
         ):
             need = ", ".join(
@@ -157,7 +169,9 @@ def _homogeneous_columns(catalog: Catalog, shapes: Sequence[Shape], demand: IntA
     out = []
     for b, shape in enumerate(shapes):
         per_node = alone_per_node(shape.node_capacity, catalog)
-        total = np.minimum(per_node.sum(axis=1), np.minimum(alone_per_host(shape.host_capacity, catalog), demand))
+        total = np.minimum(
+            per_node.sum(axis=1), np.minimum(alone_per_host(shape.host_capacity, catalog), demand)
+        )
         filled = fill_in_order(per_node, total.astype(np.int64))
         for p in np.flatnonzero(total):
             counts = np.zeros_like(filled)
@@ -173,14 +187,21 @@ def _layout(
     if result.status == "infeasible":
         return None
     if result.multiplicity and result.objective <= ffd_cost:
-        return [(c.shape, c.counts) for c, m in zip(result.columns, result.multiplicity, strict=True) for _ in range(m)]
+        return [
+            (c.shape, c.counts)
+            for c, m in zip(result.columns, result.multiplicity, strict=True)
+            for _ in range(m)
+        ]
     if math.isfinite(ffd_cost):
-        return [(int(s), pool.counts[h, :, : len(bins.shapes[s].node_ids)]) for h, s in enumerate(pool.shape_index)]
+        return [
+            (int(s), pool.counts[h, :, : len(bins.shapes[s].node_ids)])
+            for h, s in enumerate(pool.shape_index)
+        ]
     return None
 
 
 def _trim(layout: list[tuple[int, IntArray]], demand: IntArray, bins: _Bins) -> list[tuple[int, IntArray]]:
-    """Remove guests beyond the inventory (patterns cover at least it), last hosts first; drop empty new hosts."""
+    """Remove guests beyond the inventory, last hosts first; drop the new hosts left empty."""
     hosts = [(s, c.copy()) for s, c in layout]
     excess = sum((c.sum(axis=1) for _, c in hosts), np.zeros_like(demand)) - demand
     for _, counts in reversed(hosts):
@@ -205,7 +226,8 @@ def _states(fleet: Fleet, bins: _Bins, layout: list[tuple[int, IntArray]]) -> li
         added[bins.groups[g][used[g]]] = counts
         used[g] += 1
     states = [
-        dataclasses.replace(h, counts=h.counts + added[i]) if i in added else h for i, h in enumerate(fleet.hosts)
+        dataclasses.replace(h, counts=h.counts + added[i]) if i in added else h
+        for i, h in enumerate(fleet.hosts)
     ]
     taken = {h.name for h in fleet.hosts}
     serial = dict.fromkeys(range(bins.type_count), 0)
@@ -244,7 +266,9 @@ def _plan_result(
         gap=gap,
         hosts=tuple(describe(h, fleet.shapes[h.type_index], fleet.catalog) for h in states),
         hosts_per_type=per_type,
-        binding=binding_summary(states, fleet.shapes, fleet.catalog, [int(p) for p in np.flatnonzero(demand)]),
+        binding=binding_summary(
+            states, fleet.shapes, fleet.catalog, [int(p) for p in np.flatnonzero(demand)]
+        ),
         ffd_objective=ffd_cost,
         ffd_hosts=_new_hosts(ffd_pool, bins),
         iterations=result.iterations,
@@ -284,11 +308,15 @@ def headroom(problem: FleetProblem) -> Headroom:
                 shape.name,
                 {catalog.names[p]: int(more[p]) for p in range(catalog.size)},
                 {
-                    catalog.names[p]: {nid: int(min(per_node[p, k], cap[p])) for k, nid in enumerate(shape.node_ids)}
+                    catalog.names[p]: {
+                        nid: int(min(per_node[p, k], cap[p])) for k, nid in enumerate(shape.node_ids)
+                    }
                     for p in range(catalog.size)
                 },
                 blocked,
             )
         total += more * len(group)
     hosts = tuple(h for h in out if h is not None)
-    return Headroom(hosts, {catalog.names[p]: int(total[p]) for p in range(catalog.size)}, time.monotonic() - start)
+    return Headroom(
+        hosts, {catalog.names[p]: int(total[p]) for p in range(catalog.size)}, time.monotonic() - start
+    )

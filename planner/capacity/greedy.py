@@ -152,7 +152,9 @@ def first_fit_decreasing(
     return pool, left_out
 
 
-def _cheapest_shape(catalog: Catalog, shapes: Sequence[Shape], p: int, opened: IntArray) -> tuple[int, int] | None:
+def _cheapest_shape(
+    catalog: Catalog, shapes: Sequence[Shape], p: int, opened: IntArray
+) -> tuple[int, int] | None:
     best: tuple[float, int, int] | None = None
     for s, shape in enumerate(shapes):
         if shape.available is not None and opened[s] >= shape.available:

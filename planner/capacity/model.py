@@ -110,7 +110,8 @@ class Catalog:
         try:
             return self.names.index(name)
         except ValueError:
-            raise InputError(f"expected one of the profiles {list(self.names)}; found {name!r}", field=field)
+            expected = f"expected one of the profiles {list(self.names)}; found {name!r}"
+            raise InputError(expected, field=field) from None
 
 
 @dataclass(frozen=True, eq=False)
@@ -182,7 +183,9 @@ def type_index(host_types: Sequence[HostType], name: str, *, field: str) -> int:
     for i, t in enumerate(host_types):
         if t.name == name:
             return i
-    raise InputError(f"expected one of the host types {[t.name for t in host_types]}; found {name!r}", field=field)
+    raise InputError(
+        f"expected one of the host types {[t.name for t in host_types]}; found {name!r}", field=field
+    )
 
 
 def counts_array(
@@ -219,7 +222,9 @@ def usage(counts: IntArray, catalog: Catalog) -> tuple[IntArray, FloatArray]:
 def fits(counts: IntArray, shape: Shape, catalog: Catalog) -> bool:
     """Whether a count array fits a shape, checked exactly (integers per node; floats per host)."""
     node_used, host_used = usage(counts, catalog)
-    return bool((node_used <= shape.node_capacity).all() and (host_used <= shape.host_capacity + FLOAT_SLACK).all())
+    return bool(
+        (node_used <= shape.node_capacity).all() and (host_used <= shape.host_capacity + FLOAT_SLACK).all()
+    )
 
 
 def residual_shape(shape: Shape, counts: IntArray, catalog: Catalog, *, name: str) -> Shape:

@@ -117,7 +117,9 @@ def describe(host: HostState, shape: Shape, catalog: Catalog) -> PlannedHost:
     return PlannedHost(host.name, shape.name, counts, node_fill, host_fill, host.existing)
 
 
-def blockers(free_node: IntArray, free_host: np.ndarray, shape: Shape, catalog: Catalog, p: int) -> tuple[str, ...]:
+def blockers(
+    free_node: IntArray, free_host: np.ndarray, shape: Shape, catalog: Catalog, p: int
+) -> tuple[str, ...]:
     """Constraints that stop one more guest of profile ``p`` (``node0.memory_kib``, ``host.vcpu_count``).
 
     Empty when one more fits.
@@ -151,7 +153,9 @@ def binding_summary(
         if key not in memo:
             free_node, free_host = free_of(host, shapes[host.type_index], catalog)
             memo[key] = {
-                name for p in profiles for name in blockers(free_node, free_host, shapes[host.type_index], catalog, p)
+                name
+                for p in profiles
+                for name in blockers(free_node, free_host, shapes[host.type_index], catalog, p)
             }
         for name in memo[key]:
             tally[name] = tally.get(name, 0) + 1
