@@ -78,13 +78,13 @@ def consolidate(problem: FleetProblem) -> Consolidation:
 
 
 def _load(fleet: Fleet, i: int) -> float:
-    """Share of its type's capacity a host uses (the largest over node and host resources)."""
+    """Share of its type's node capacity a host uses (summed over nodes and resources)."""
     host = fleet.hosts[i]
     shape = fleet.shapes[host.type_index]
     node_used = host.counts.T @ fleet.catalog.node_demand
     with np.errstate(divide="ignore", invalid="ignore"):
         node_share = np.where(shape.node_capacity > 0, node_used / np.maximum(shape.node_capacity, 1), 0.0)
-    return float(node_share.max()) if node_share.size else 0.0
+    return float(node_share.sum())
 
 
 def _upper_bound(fleet: Fleet, deadline: float) -> float:
