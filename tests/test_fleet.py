@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from planner.capacity.fleet import headroom, plan_fleet
-from planner.capacity.model import ExistingHost, FleetProblem, HostType
-from planner.capacity.results import FleetPlan
+from planner.capacity.fleet.model import ExistingHost, FleetProblem, HostType
+from planner.capacity.fleet.results import FleetPlan
 from planner.errors import InfeasibleError
 from planner.solver import GuestKind, NodeCapacity, PackingProblem, solve
 

@@ -16,11 +16,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from planner.capacity.consolidate import consolidate
-from planner.capacity.failover import check_failover
-from planner.capacity.fleet import plan_fleet
-from planner.capacity.model import ExistingHost, FleetProblem, HostType
-from planner.capacity.results import Move
+from planner.capacity.fleet.consolidate import consolidate
+from planner.capacity.fleet.failover import check_failover
+from planner.capacity.fleet.model import ExistingHost, FleetProblem, HostType
+from planner.capacity.fleet.plan import plan_fleet
+from planner.capacity.fleet.results import Move
 from planner.solver import GuestKind, NodeCapacity
 
 TYPES = (

@@ -6,9 +6,10 @@ keep their guests but may receive. The hosts are tried least loaded first, each 
 first fit decreasing into the hosts that stay when all its guests fit (the peers' greedy).
 
 The upper bound: the hosts that stay must hold every guest, so at least as many hosts stay
-as the pattern master of :mod:`planner.capacity.colgen` proves necessary to hold all guests
+as the pattern master of :mod:`planner.capacity.fleet.colgen` proves necessary to hold all guests
 on these hosts (each type with as many hosts as exist, guests free to go anywhere); and
-every fixed host stays. The answer is ``optimal`` when the greedy meets that bound.
+every fixed host stays. The answer is ``optimal`` when the greedy meets that bound. A host
+that has taken guests stays (the moves into it must stand).
 
 References
 ----------
@@ -23,12 +24,12 @@ import time
 
 import numpy as np
 
-from planner.capacity.colgen import cover
-from planner.capacity.failover import _moves
-from planner.capacity.greedy import Pool, size_order
-from planner.capacity.model import FleetProblem
-from planner.capacity.results import Consolidation, Move, relative_gap
-from planner.capacity.state import Fleet, fleet_of
+from planner.capacity.fleet.evacuate import moves as evac_moves
+from planner.capacity.fleet.greedy import Pool, size_order
+from planner.capacity.fleet.model import FleetProblem
+from planner.capacity.fleet.results import Consolidation, Move, relative_gap
+from planner.capacity.fleet.rounding import cover
+from planner.capacity.fleet.state import Fleet, fleet_of
 
 
 def consolidate(problem: FleetProblem) -> Consolidation:
@@ -44,7 +45,10 @@ def consolidate(problem: FleetProblem) -> Consolidation:
         (i for i, h in enumerate(fleet.hosts) if not h.fixed),
         key=lambda i: (_load(fleet, i), fleet.hosts[i].name),
     )
+    receivers: set[int] = set()  # hosts that took guests stay (their moves must stand)
     for i in order:
+        if i in receivers:
+            continue
         trial = dataclasses.replace(
             pool,
             free_node=pool.free_node.copy(),
@@ -60,8 +64,9 @@ def consolidate(problem: FleetProblem) -> Consolidation:
         if left.any():
             continue
         pool = dataclasses.replace(trial, counts=pool.counts + trial.counts)
-        moves.extend(_moves(fleet, [i], trial.counts))
+        moves.extend(evac_moves(fleet, [i], trial.counts))
         emptied.append(i)
+        receivers.update(int(h) for h in np.flatnonzero(trial.counts.any(axis=(1, 2))))
     upper = _upper_bound(fleet, start + problem.time_limit_s)
     objective = float(len(emptied))
     gap = relative_gap(upper, objective) if upper > objective else 0.0

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from planner.capacity.model import ExistingHost, Status
+from planner.capacity.fleet.model import ExistingHost, Status
 
 Verdict = Literal["survives", "fails", "unknown"]
 
@@ -132,7 +132,7 @@ class FailoverReport:
     ``survives`` is True only when every scenario was shown to survive, False when one was
     shown to fail, None when some stayed undecided. ``spare_hosts_needed`` empty hosts of
     ``spare_host_type`` make every failing scenario survive (spares may fail too; see
-    :func:`planner.capacity.failover.check_failover`). ``held_back`` is the largest displaced
+    :func:`planner.capacity.fleet.failover.check_failover`). ``held_back`` is the largest displaced
     demand per resource: what the fleet must keep free, at least, in total.
     """
 
@@ -145,11 +145,14 @@ class FailoverReport:
     spare_host_type: str | None
     spare_hosts_needed: int | None
     held_back: Mapping[str, float]
+    node_reserve: Mapping[str, Mapping[int, Mapping[str, int]]]
+    classes: int
     solve_s: float
 
     def to_json(self) -> dict[str, Any]:
         return {
             "failures": self.failures,
+            "classes": self.classes,
             "survives": self.survives,
             "host_sets": self.host_sets,
             "host_sets_checked": self.host_sets_checked,
@@ -160,6 +163,9 @@ class FailoverReport:
             "spare_host_type": self.spare_host_type,
             "spare_hosts_needed": self.spare_hosts_needed,
             "held_back": {k: _num(v) for k, v in self.held_back.items()},
+            "node_reserve": {
+                t: {str(k): dict(r) for k, r in nodes.items()} for t, nodes in self.node_reserve.items()
+            },
             "solve_s": _num(self.solve_s),
         }
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planner.capacity.model import (
+from planner.capacity.fleet.model import (
     FLOAT_SLACK,
     Catalog,
     FloatArray,

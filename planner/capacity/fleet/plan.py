@@ -2,7 +2,7 @@
 
 :func:`plan_fleet` answers "how many hosts of which types for these guests" (issue 12,
 question a): vector bin packing per NUMA node in the pattern formulation of
-:mod:`planner.capacity.colgen` (column generation, then an integer master), with first fit
+:mod:`planner.capacity.fleet.colgen` (column generation, then an integer master), with first fit
 decreasing as the first columns, the fallback plan and the baseline it is compared with.
 Existing hosts take part with their free capacity at no cost, so the same call answers "how
 many more hosts". With ``failures=r`` the plan also survives any r failed hosts.
@@ -24,9 +24,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from planner.capacity.colgen import Column, CoverResult, cover
-from planner.capacity.greedy import Pool, first_fit_decreasing
-from planner.capacity.model import (
+from planner.capacity.fleet.colgen import Column
+from planner.capacity.fleet.greedy import Pool, first_fit_decreasing
+from planner.capacity.fleet.model import (
     Catalog,
     FleetProblem,
     IntArray,
@@ -37,8 +37,10 @@ from planner.capacity.model import (
     inventory_array,
     residual_shape,
 )
-from planner.capacity.results import FleetPlan, Headroom, HostHeadroom, relative_gap
-from planner.capacity.state import (
+from planner.capacity.fleet.polish import polish
+from planner.capacity.fleet.results import FleetPlan, Headroom, HostHeadroom, relative_gap
+from planner.capacity.fleet.rounding import CoverResult, cover
+from planner.capacity.fleet.state import (
     Fleet,
     HostState,
     binding_summary,
@@ -70,7 +72,7 @@ def plan_fleet(problem: FleetProblem, *, failures: int = 0) -> FleetPlan:
         free capacity is used first, at no cost) and the time limit.
     failures
         0, or r >= 1: plan a fleet that survives any r failed hosts (N+r; see
-        :func:`planner.capacity.failover.plan_with_failures`).
+        :func:`planner.capacity.fleet.spares.plan_with_failures`).
 
     Returns
     -------
@@ -84,7 +86,7 @@ def plan_fleet(problem: FleetProblem, *, failures: int = 0) -> FleetPlan:
         A profile of the inventory fits no host type, even alone on an empty host.
     """
     if failures:
-        from planner.capacity.failover import plan_with_failures
+        from planner.capacity.fleet.spares import plan_with_failures
 
         return plan_with_failures(problem, failures)
     start = time.monotonic()
@@ -96,8 +98,13 @@ def plan_fleet(problem: FleetProblem, *, failures: int = 0) -> FleetPlan:
     ffd_pool, ffd_left = first_fit_decreasing(catalog, bins.shapes, demand)
     ffd_cost = math.inf if ffd_left.any() else _pool_cost(ffd_pool, bins)
     initial = _pool_columns(ffd_pool, bins) + _homogeneous_columns(catalog, bins.shapes, demand)
-    result = cover(catalog, bins.shapes, demand, initial=initial, deadline=start + problem.time_limit_s)
+    deadline = start + problem.time_limit_s
+    result = cover(catalog, bins.shapes, demand, initial=initial, deadline=deadline)
     layout = _layout(result, ffd_pool, ffd_cost, bins)
+    if layout is not None:
+        layout = polish(
+            catalog, bins.shapes, _trim(layout, demand, bins), movable=bins.type_count, deadline=deadline
+        )
     if layout is None:
         hosts = [describe(h, fleet.shapes[h.type_index], catalog) for h in fleet.hosts]
         return FleetPlan(
@@ -112,10 +119,10 @@ def plan_fleet(problem: FleetProblem, *, failures: int = 0) -> FleetPlan:
             ffd_objective=ffd_cost,
             ffd_hosts=_new_hosts(ffd_pool, bins),
             iterations=result.iterations,
-            column_count=len(result.columns),
+            column_count=result.generated,
             solve_s=time.monotonic() - start,
         )
-    states = _states(fleet, bins, _trim(layout, demand, bins))
+    states = _states(fleet, bins, layout)
     return _plan_result(fleet, states, demand, result, ffd_pool, ffd_cost, bins, start)
 
 
@@ -272,7 +279,7 @@ def _plan_result(
         ffd_objective=ffd_cost,
         ffd_hosts=_new_hosts(ffd_pool, bins),
         iterations=result.iterations,
-        column_count=len(result.columns),
+        column_count=result.generated,
         solve_s=time.monotonic() - start,
     )
 

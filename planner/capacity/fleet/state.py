@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planner.capacity.model import (
+from planner.capacity.fleet.model import (
     FLOAT_SLACK,
     Catalog,
     FleetProblem,
@@ -22,7 +22,7 @@ from planner.capacity.model import (
     type_index,
     usage,
 )
-from planner.capacity.results import PlannedHost
+from planner.capacity.fleet.results import PlannedHost
 from planner.errors import InputError
 from planner.solver import natural_key
 
