@@ -21,8 +21,8 @@ from pathlib import Path
 
 import scipy
 
-from planner.config import load_hypervisor_profile
 from planner.files import write_atomic
+from planner.inputs.profiles import load_hypervisor_profile
 from planner.solver import GuestKind, NodeCapacity, PackingProblem, Plan, solve
 from planner.units import KIB_PER_GIB, KIB_PER_MIB
 

@@ -14,19 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from planner import live
-from planner.config import (
-    GuestProfile,
-    GuestRequest,
-    HostFile,
-    HostSpec,
-    Scenario,
-    load_host_file,
-    load_hypervisor_profile,
-    located,
-)
 from planner.errors import InfeasibleError, InputError, PlannerError
 from planner.hypervisors import HypervisorProfile
 from planner.hypervisors.common import on_node0, round_up
+from planner.inputs.calibrations import load_calibration
+from planner.inputs.hostfile import load_host_file, located
+from planner.inputs.profiles import load_hypervisor_profile
+from planner.inputs.specs import GuestProfile, GuestRequest, HostFile, HostSpec, Scenario
 from planner.solver import binding_text
 from planner.units import KIB_PER_MIB, format_kib
 
@@ -801,8 +795,8 @@ class ProfileListing:
 
 def profiles() -> ProfileListing:
     """Every shipped kernel calibration, hypervisor profile and guest profile."""
-    from planner.config import describe_profiles
-    from planner.kernel.calibration import list_calibrations
+    from planner.inputs.calibrations import list_calibrations
+    from planner.inputs.profiles import describe_profiles
 
     return ProfileListing(
         kernels=dict(list_calibrations()),
@@ -813,7 +807,7 @@ def profiles() -> ProfileListing:
 
 def host_schema() -> dict[str, Any]:
     """JSON schema of a host file."""
-    from planner.config import host_file_schema
+    from planner.inputs.schema import host_file_schema
 
     return host_file_schema()
 
@@ -865,8 +859,8 @@ def calibrate_logs(
 ) -> CalibrateResult:
     """Load logs (files, evidence directories or bootlab output directories), calibrate, write YAML."""
     from planner.evidence.logset import load_logs
+    from planner.inputs.calibrations import save_calibration
     from planner.kernel.calibrate import calibrate
-    from planner.kernel.calibration import save_calibration
 
     logs = load_logs([Path(p) for p in paths])
     calibration = calibrate(logs.evidences, name=name, description=description, partial=partial)
@@ -942,7 +936,6 @@ def predict_guest(
     strict: bool = False,
 ) -> PredictResult:
     """Predict one guest's memory with a shipped or given calibration."""
-    from planner.kernel.calibration import load_calibration
     from planner.kernel.model import GuestSpec, predict
 
     calibration = load_calibration(kernel)
@@ -967,8 +960,6 @@ CHECK_DEFAULT_GUEST_KERNEL = {"x86_64": "debian12-cloud-amd64", "s390x": "debian
 CHECK_SOURCES_TOLERANCE = 0.02
 #: a first ``getCapabilities()`` slower than this is explained in a note (recipes §4 gotcha 9) [s]
 CHECK_SLOW_CAPABILITIES_S = 5.0
-#: calibrations loaded by name, once per process (they are frozen)
-_CHECK_CALIBRATIONS: dict[str, Any] = {}
 #: vCPUs per host CPU when no host file gives ``vcpu_ratio`` (the host-file default)
 CHECK_DEFAULT_VCPU_RATIO = 16.0
 #: host kernel terms that lie inside a node's MemTotal (the rest is already outside the
@@ -1306,18 +1297,9 @@ def check(
     )
 
 
-def _calibration_named(name: str) -> Any:
-    """``load_calibration(name)``, cached for the process."""
-    from planner.kernel.calibration import load_calibration
-
-    if name not in _CHECK_CALIBRATIONS:
-        _CHECK_CALIBRATIONS[name] = load_calibration(name)
-    return _CHECK_CALIBRATIONS[name]
-
-
 def _check_settings(host_path: str | Path | None, profiles: Sequence[str]) -> CheckSettings:
     """Read the host file and the profiles once, before any host is contacted."""
-    from planner.config import load_guest_profile
+    from planner.inputs.profiles import load_guest_profile
 
     host: HostSpec | None = None
     sized: list[CheckProfile] = []
@@ -1361,7 +1343,7 @@ def _check_settings(host_path: str | Path | None, profiles: Sequence[str]) -> Ch
 def _profile_hypervisor(profile: GuestProfile, host_hypervisor: HypervisorProfile) -> HypervisorProfile:
     """The hypervisor profile a ``--profile`` guest runs under on this host (``planner fit``'s rule:
     the host's, or one of the same model); an :class:`InputError` when it cannot run there."""
-    from planner.config import guest_hypervisor, wrong_hypervisor_message
+    from planner.inputs.profiles import guest_hypervisor, wrong_hypervisor_message
 
     under = guest_hypervisor(profile, host_hypervisor)
     if under is None:
@@ -1371,11 +1353,10 @@ def _profile_hypervisor(profile: GuestProfile, host_hypervisor: HypervisorProfil
 
 def _auto_size_kib(profile: GuestProfile) -> int:
     """The ``memory: auto`` size of a profile given by name, as ``planner fit`` sizes it."""
-    from planner.config import GuestRequest
 
     assert profile.workload is not None  # the profile loader requires one with memory: auto
     try:
-        calibration = _calibration_named(profile.kernel)
+        calibration = load_calibration(profile.kernel)
         hypervisor = load_hypervisor_profile(profile.hypervisors[0])
     except InputError as err:
         raise err.located(file=profile.origin.file, field="kernel") from None
@@ -1759,7 +1740,7 @@ def _host_kernel(
             )
             return None, zero, zero
         try:
-            cal = _calibration_named(name)
+            cal = load_calibration(name)
         except InputError as err:
             notes.append(f"host kernel model unavailable ({err.message}); its own use is not subtracted")
             return None, zero, zero
@@ -1792,7 +1773,7 @@ def _guest_calibration(snap: live.HostSnapshot, settings: CheckSettings, notes: 
     if name is None:
         return None
     try:
-        return _calibration_named(name)
+        return load_calibration(name)
     except InputError as err:
         notes.append(f"guest kernel model unavailable ({err.message}); ballooning is not checked")
         return None

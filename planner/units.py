@@ -176,3 +176,10 @@ def pages_to_kib(pages: int) -> int:
 def kib_to_pages(kib: int) -> int:
     """KiB -> 4 KiB pages (rounded down)."""
     return kib // PAGE_KIB
+
+
+def split_evenly(total: int, count: int) -> tuple[int, ...]:
+    """``total`` over ``count`` parts that differ by at most one, the larger ones first
+    (a host's memory over its NUMA nodes, an operator reserve over the nodes)."""
+    base, extra = divmod(total, count)
+    return tuple(base + (1 if k < extra else 0) for k in range(count))

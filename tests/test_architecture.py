@@ -17,7 +17,7 @@ RANK = {
     "kernel": 3,
     "hypervisors": 3,
     "solver": 3,
-    "config": 4,
+    "inputs": 4,
     "bootlab": 4,
     "live": 5,
     "report": 6,

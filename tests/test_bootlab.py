@@ -377,7 +377,7 @@ def test_boot_x86_dump_too_small_and_calibrate(
     assert boot["qemu_argv"][boot["qemu_argv"].index("-m") + 1] == "128M"
     assert boot["kernel"]["sha256"] == fetch.sha256_file(cloud_kernel)
     # the calibration made from the three dumps (the silent reset is skipped)
-    from planner.kernel.calibration import load_calibration
+    from planner.inputs.calibrations import load_calibration
 
     cal = load_calibration(str(tmp_path / "profiles" / "kernels" / "test-cloud.yaml"))
     assert cal.name == "test-cloud" and cal.arch == "x86_64"

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from planner import api, live
 from planner.cli import app
-from planner.config import load_guest_profile, load_hypervisor_profile
+from planner.inputs.profiles import load_guest_profile, load_hypervisor_profile
 from planner.solver import max_count_one_kind
 
 pytest.importorskip("libvirt", reason="libvirt-python is not installed (pip install '.[libvirt]')")
@@ -87,7 +87,7 @@ def test_mixed_host_headroom_is_the_closed_form() -> None:
 
 
 def test_ballooned_below_kernel_need_is_warned() -> None:
-    from planner.kernel.calibration import load_calibration
+    from planner.inputs.calibrations import load_calibration
     from planner.kernel.model import GuestSpec, predict
 
     (host,) = api.check([uri("host-mixed.xml")]).hosts
@@ -348,7 +348,7 @@ def test_missing_libvirt_python_is_one_clear_line() -> None:
 
 def test_a_profile_for_another_hypervisor_is_refused_as_fit_refuses_it() -> None:
     """xen-pv guests cannot run on a KVM host: fit refuses the mix, and so does check."""
-    from planner.config import wrong_hypervisor_message
+    from planner.inputs.profiles import wrong_hypervisor_message
 
     why = wrong_hypervisor_message(load_guest_profile("xen-pv-128mib"), load_hypervisor_profile("kvm-qemu"))
     assert why.startswith("profile 'xen-pv-128mib' runs under xen-pv")

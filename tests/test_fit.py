@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from planner.api import AUTO_STEP_KIB, fit
 from planner.cli import app
-from planner.kernel.calibration import load_calibration
+from planner.inputs.calibrations import load_calibration
 from planner.kernel.model import GuestSpec, predict, workload_kernel_kib
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.yaml"))

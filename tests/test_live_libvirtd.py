@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from planner import api, live
-from planner.config import load_hypervisor_profile
 from planner.errors import LiveQueryError
+from planner.inputs.profiles import load_hypervisor_profile
 
 pytestmark = pytest.mark.libvirtd
 

@@ -187,7 +187,7 @@ def test_guest_bar_adds_up_to_the_guest(two_nodes: typing.Any) -> None:
 
 def test_alone_count_matches_the_solver(tmp_path: Path) -> None:
     """The size sweep's closed form (one profile: per-node floor, vCPU cap) against the MILP."""
-    from planner.config import load_host_file
+    from planner.inputs.hostfile import load_host_file
 
     for cpus in (64, 4):  # memory binds, then vCPUs bind
         host = tmp_path / f"one-{cpus}.yaml"

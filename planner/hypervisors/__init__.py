@@ -14,7 +14,7 @@ model          module                          overhead per guest
 =============  ==============================  ==================================================
 
 Parameter values come from ``profiles/hypervisors/*.yaml`` (read by
-:mod:`planner.config`, each value with its ``source:``); this package only
+:mod:`planner.inputs.profiles`, each value with its ``source:``); this package only
 turns a mapping of values into the typed, frozen parameters of a model
 (:func:`build_params`) and evaluates the formulas.
 """

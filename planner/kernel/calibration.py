@@ -4,23 +4,19 @@ A calibration is data (YAML in ``profiles/kernels/NAME.yaml``). It is frozen
 once made, carries a ``schema_version``, the sha256 and configured size of every
 log it came from, per-log residuals, and the range it was calibrated on;
 predictions outside that range follow an explicit policy (``planner.kernel.model``).
+Files are found, read and written by :mod:`planner.inputs.calibrations` (the one door for
+YAML); :func:`calibration_from_dict` validates their plain data.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import yaml
-
-from planner import data_dir
 from planner.errors import InputError
-from planner.files import write_atomic
 
 SCHEMA_VERSION = 1
-_YAML_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -292,84 +288,3 @@ def calibration_from_dict(data: Any, source: str = "<calibration>") -> Calibrati
         notes=tuple(data.get("notes") or ()),
         path=source,
     )
-
-
-def _profiles_dir() -> Path:
-    return data_dir("profiles") / "kernels"
-
-
-#: where `planner bootlab --calibrate NAME` writes, relative to the working directory
-LOCAL_KERNELS_DIR = Path("profiles") / "kernels"
-
-
-def _search_dirs() -> list[Path]:
-    """Calibration directories by precedence: ./profiles/kernels, then the shipped ones."""
-    dirs = [LOCAL_KERNELS_DIR, _profiles_dir()]
-    out: list[Path] = []
-    for d in dirs:
-        if d.is_dir() and not any(d.resolve() == o.resolve() for o in out):
-            out.append(d)
-    return out
-
-
-def list_calibrations() -> list[tuple[str, str]]:
-    """Calibrations found by name: (name, one-line description), sorted by name.
-
-    ``./profiles/kernels/*.yaml`` (what ``planner bootlab --calibrate`` writes) comes
-    before the calibrations shipped with the package.
-    """
-    seen: dict[str, str] = {}
-    for directory in _search_dirs():
-        for path in sorted(directory.glob("*.yaml")):
-            try:
-                cal = load_calibration(str(path))
-            except InputError:
-                continue
-            seen.setdefault(cal.name, cal.description)
-    return sorted(seen.items())
-
-
-def load_calibration(name_or_path: str) -> Calibration:
-    """Load a calibration by name (``./profiles/kernels/NAME.yaml``, then the shipped
-    ``profiles/kernels/NAME.yaml``) or by path."""
-    path = Path(name_or_path)
-    if not path.is_file():
-        found = [d / f"{name_or_path}.yaml" for d in _search_dirs() if (d / f"{name_or_path}.yaml").is_file()]
-        if not found:
-            names = sorted({p.stem for d in _search_dirs() for p in d.glob("*.yaml")})
-            raise InputError(
-                f"expected a kernel calibration name ({', '.join(names) or 'none found'}) "
-                f"or a calibration file; found {name_or_path!r}",
-                field="kernel",
-            )
-        path = found[0]
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = yaml.load(text, Loader=_YAML_LOADER)  # safe: SafeLoader, in C when libyaml is there
-    except UnicodeDecodeError as err:
-        raise InputError(
-            f"expected a calibration file in UTF-8; found byte 0x{err.object[err.start]:02x}",
-            file=path,
-            line=path.read_bytes()[: err.start].count(b"\n") + 1,
-        ) from None
-    except OSError as err:
-        raise InputError(
-            f"expected a readable calibration file; found {err.strerror or err}", file=path
-        ) from None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        raise InputError(
-            f"expected valid YAML; {getattr(err, 'problem', err)}",
-            file=path,
-            line=mark.line + 1 if mark is not None else None,
-        ) from None
-    return calibration_from_dict(data, str(path))
-
-
-def save_calibration(calibration: Calibration, path: str | Path) -> None:
-    """Write a calibration as YAML, atomically (temp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = yaml.safe_dump(calibration.to_dict(), sort_keys=False, width=120)
-    header = f"# planner kernel calibration {calibration.name} (written by planner calibrate)\n"
-    write_atomic(path, header + text)

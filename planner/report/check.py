@@ -337,8 +337,8 @@ def _headroom_table(host: Any, prefix: str) -> Table:
 
 # --- provenance -----------------------------------------------------------------------------------
 def _provenance(result: Any) -> Provenance:
-    from planner.config import load_guest_profile, load_hypervisor_profile
-    from planner.kernel.calibration import load_calibration
+    from planner.inputs.calibrations import load_calibration
+    from planner.inputs.profiles import load_guest_profile, load_hypervisor_profile
 
     files: list[tuple[str, Any]] = []
     hypervisors: dict[str, Any] = {}

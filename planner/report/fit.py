@@ -51,7 +51,7 @@ from planner.units import KIB_PER_MIB, format_kib
 
 def fit_page(result: Any) -> ReportPage:
     """The report of one ``planner fit`` result (a :class:`planner.api.FitResult`)."""
-    from planner.config import load_host_file
+    from planner.inputs.hostfile import load_host_file
 
     host_file = load_host_file(result.host_file)
     requests = {g.name: g for g in host_file.guests}
