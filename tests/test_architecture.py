@@ -10,21 +10,24 @@ PACKAGE = Path(__file__).resolve().parents[1] / "planner"
 #: top-level module or subpackage of planner -> rank; a module may import only lower ranks
 #: (or modules of its own subpackage)
 RANK = {
+    "__init__": 0,
     "errors": 0,
     "units": 1,
     "files": 1,
     "evidence": 2,
     "kernel": 3,
     "hypervisors": 3,
-    "solver": 3,
     "inputs": 4,
+    "live": 4,
     "bootlab": 4,
-    "live": 5,
-    "report": 6,
-    "api": 7,
-    "cli": 8,
-    "__main__": 9,
-    "__init__": 0,
+    "capacity": 5,
+    "results": 6,
+    "report": 7,
+    "workflows": 8,
+    "api": 9,
+    "cli_support": 9,
+    "cli": 10,
+    "__main__": 11,
 }
 
 

@@ -17,9 +17,11 @@ import pytest
 from typer.testing import CliRunner
 
 from planner import api, live
+from planner.capacity.solver import max_count_one_kind
 from planner.cli import app
 from planner.inputs.profiles import load_guest_profile, load_hypervisor_profile
-from planner.solver import max_count_one_kind
+from planner.report.text import printable
+from planner.workflows import check as check_workflow
 
 pytest.importorskip("libvirt", reason="libvirt-python is not installed (pip install '.[libvirt]')")
 
@@ -256,7 +258,7 @@ def test_a_host_the_analysis_refuses_spares_the_others(monkeypatch: pytest.Monke
             raise CalibrationError("no calibration covers 6 GiB")
         return real(snap, settings)
 
-    monkeypatch.setattr(api, "analyze_host", analyze)
+    monkeypatch.setattr(check_workflow, "analyze_host", analyze)
     good, bad = api.check([uri("host-mixed.xml"), "test:///default"]).hosts
     assert good.ok and bad.error == "cannot analyse the host: no calibration covers 6 GiB"
 
@@ -331,7 +333,7 @@ def test_text_output_keeps_names_verbatim_and_escapes_control_characters() -> No
     res = runner.invoke(app, ["check", uri("host-mixed.xml")])
     assert '<img src=x onerror="alert(1)">&<script>' in res.stdout
     assert "größe-日本-ünïcode" in res.stdout
-    assert api._printable("evil\x1b[2Jname\n") == "evil\\x1b[2Jname\\n"
+    assert printable("evil\x1b[2Jname\n") == "evil\\x1b[2Jname\\n"
 
 
 def test_missing_libvirt_python_is_one_clear_line() -> None:

@@ -22,7 +22,7 @@ from planner.api import fit, predict_guest
 from planner.cli import app
 from planner.report import context, fit_page, predict_page, render, write_fit_report, write_predict_report
 from planner.report.common import kernel_segments, shown_path
-from planner.report.fit import _alone_count
+from planner.workflows.fit_report import alone_at
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
@@ -199,7 +199,7 @@ def test_alone_count_matches_the_solver(tmp_path: Path) -> None:
         result = fit(host)
         request = load_host_file(host).guests[0]
         pg = result.per_guest["kvm-cloud-256mib"]
-        count = _alone_count(pg.guest_memory_kib, request, result.guaranteed, load_host_file(host).host)
+        count = alone_at(pg.guest_memory_kib, request, result.guaranteed, load_host_file(host))
         assert count == result.guaranteed.total_guests
 
 

@@ -8,8 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner.errors import PlannerError
-from planner.solver import (
+from planner.capacity.solver import (
     GuestKind,
     NodeCapacity,
     PackingProblem,
@@ -19,6 +18,7 @@ from planner.solver import (
     natural_key,
     solve,
 )
+from planner.errors import PlannerError
 
 
 def test_vector_bin_packing_known_optimum_33() -> None:
