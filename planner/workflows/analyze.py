@@ -133,7 +133,8 @@ def analyze_host(snap: HostSnapshot, settings: CheckSettings = CheckSettings()) 
     domains = _domains(snap, placement, hypervisor.name, guest_cal, out)
     vcpu_ratio = host.vcpu_ratio if host is not None else CHECK_DEFAULT_VCPU_RATIO
     vcpus_left = cpu_count * vcpu_ratio - sum(d.config.vcpu_count for d in snap.domains if d.active)
-    counts, binding = _headroom(wanted, hypervisor, nodes.ids, placement, vcpus_left)
+    page_kib = host.hugepages.page_kib if host is not None and host.hugepages is not None else 1
+    counts, binding = _headroom(wanted, hypervisor, nodes.ids, placement, vcpus_left, page_kib)
     used = [n.used_kib for n in check_nodes if n.used_kib is not None]
     return HostCheck(
         uri=snap.uri,
@@ -458,9 +459,12 @@ def _headroom(
     node_ids: tuple[int, ...],
     placement: Placement,
     vcpus_left: float,
+    page_kib: int,
 ) -> tuple[dict[str, int], dict[str, tuple[str, ...]]]:
     """How many more guests of each profile fit, alone, on what the existing guests leave:
-    the solver's packing problem with node capacities reduced by the committed memory."""
+    the solver's packing problem with node capacities reduced by the committed memory, each
+    guest's demand as ``planner fit`` packs it (hugepage-backed RAM in whole pages of the host
+    file's pool, ``page_kib``)."""
     counts: dict[str, int] = {}
     binding: dict[str, tuple[str, ...]] = {}
     nodes = tuple(
@@ -480,7 +484,7 @@ def _headroom(
             else load_hypervisor_profile(str(profile.hypervisor))
         )
         overhead = hv.host_overhead_kib(profile.memory_kib, profile.vcpu_count)
-        demand = guest_demand(profile.memory_kib, overhead, hugepages=profile.hugepages, page_kib=1)
+        demand = guest_demand(profile.memory_kib, overhead, hugepages=profile.hugepages, page_kib=page_kib)
         counts[profile.name], binding[profile.name] = headroom(
             profile.name, demand, profile.vcpu_count, nodes, vcpus_left
         )
