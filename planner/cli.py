@@ -7,24 +7,28 @@ Exit codes (the only place they are decided):
 
 Each command imports its workflow (:mod:`planner.workflows`) when it runs, and heavy modules
 (scipy, jinja2, libvirt, matplotlib) are imported only where they are used, so
-``planner predict`` starts fast. Usage errors: :mod:`planner.cli_support`.
+``planner predict`` starts fast. Usage errors, the error handler and the shared options:
+:mod:`planner.cli_support`.
 """
 
 from __future__ import annotations
 
-import functools
-import json
 import sys
-import warnings
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Protocol, TypeVar
+from typing import Annotated
 
 import typer
 
 from planner import __version__
-from planner.cli_support import PlannerGroup
-from planner.errors import OutOfRangeWarning, PlannerError
+from planner.cli_support import (
+    CsvOption,
+    HtmlOption,
+    JsonOption,
+    PlannerGroup,
+    emit,
+    handle_errors,
+    print_json,
+)
 
 app = typer.Typer(
     cls=PlannerGroup,
@@ -41,104 +45,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-
-
-# --- shared options, defined once -------------------------------------------------------------
-def _output_checked(check: str) -> Callable[[Path | None], Path | None]:
-    """An option callback that refuses an output path the report could not be written to, while
-    the options are read: before any work, and before anything is printed."""
-
-    def callback(value: Path | None) -> Path | None:
-        if value is None:
-            return None
-        from planner.errors import InputError
-        from planner.report import render
-
-        try:
-            return getattr(render, check)(value)  # type: ignore[no-any-return]
-        except InputError as err:
-            raise typer.BadParameter(err.message) from None
-
-    return callback
-
-
-JsonOption = Annotated[
-    bool, typer.Option("--json", help="Print one JSON object for scripts instead of text.")
-]
-HtmlOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--html",
-        help="Also write a self-contained HTML report to this file.",
-        callback=_output_checked("check_html_target"),
-    ),
-]
-CsvOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--csv",
-        help="Also write the report's tables as CSV files into this directory.",
-        callback=_output_checked("check_csv_target"),
-    ),
-]
-
-F = TypeVar("F", bound=Callable[..., Any])
-R = TypeVar("R", bound="Result")
-
-
-class Result(Protocol):
-    """What every workflow returns (:mod:`planner.results`)."""
-
-    def to_json(self) -> dict[str, Any]: ...
-
-
-def _show_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
-    typer.echo(f"planner: warning: {message}", err=True)
-
-
-def handle_errors(func: F) -> F:
-    """Map planner errors to one line on stderr and an exit code; show warnings as one line each."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with warnings.catch_warnings():
-            warnings.simplefilter("always", OutOfRangeWarning)  # every time, not once per process
-            warnings.showwarning = _show_warning
-            try:
-                return func(*args, **kwargs)
-            except PlannerError as err:
-                typer.echo(f"planner: error: {err}", err=True)
-                raise typer.Exit(err.exit_code) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def print_json(obj: Any) -> None:
-    """Print one JSON document (sorted keys, indented) to stdout."""
-    typer.echo(json.dumps(obj, indent=2, sort_keys=True, default=str))
-
-
-def emit(
-    result: R,
-    text: Callable[[R], str],
-    *,
-    json_out: bool,
-    report: str | None = None,
-    html: Path | None = None,
-    csv: Path | None = None,
-) -> None:
-    """Print a result (its JSON, or its ``text``) and write its report (``fit``, ``predict``,
-    ``check``) as HTML and/or CSV when asked; the files written are named on stderr."""
-    if json_out:
-        print_json(result.to_json())
-    else:
-        typer.echo(text(result))
-    if report and (html or csv):
-        from planner import report as reports
-
-        writer = getattr(reports, f"write_{report}_report")
-        for path in writer(result, html=html, csv_dir=csv):
-            typer.echo(f"wrote {path}", err=True)
 
 
 def version_callback(value: bool) -> None:

@@ -1,20 +1,27 @@
-"""Usage errors of the ``planner`` command line as one line each: ``planner: error: --vcpus:
-expected a whole number >= 1; found '0'``, exit code 2.
+"""What every ``planner`` command shares: usage errors, the error handler, output, options.
 
 :class:`PlannerGroup` is the typer group of :mod:`planner.cli`; it turns click's usage
-errors (missing or unknown options, bad values, path checks) into that line for the console
-script and for ``CliRunner`` alike.
+errors (missing or unknown options, bad values, path checks) into one line, ``planner:
+error: --vcpus: expected a whole number >= 1; found '0'``, exit code 2, for the console
+script and for ``CliRunner`` alike. :func:`handle_errors` maps planner errors to one line and
+their exit code; :func:`emit` prints a result and writes its report; ``--json``, ``--html``
+and ``--csv`` are defined once here.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import sys
-from collections.abc import Sequence
-from typing import Any
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Protocol, TypeVar
 
 import typer
 from typer.core import TyperGroup
+
+from planner.errors import OutOfRangeWarning, PlannerError
 
 
 def _click_exceptions() -> Any:
@@ -155,3 +162,101 @@ class PlannerGroup(TyperGroup):
             typer.echo("planner: aborted", err=True)
             sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)
+
+
+# --- shared options, defined once -------------------------------------------------------------
+def _output_checked(check: str) -> Callable[[Path | None], Path | None]:
+    """An option callback that refuses an output path the report could not be written to, while
+    the options are read: before any work, and before anything is printed."""
+
+    def callback(value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        from planner.errors import InputError
+        from planner.report import render
+
+        try:
+            return getattr(render, check)(value)  # type: ignore[no-any-return]
+        except InputError as err:
+            raise typer.BadParameter(err.message) from None
+
+    return callback
+
+
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print one JSON object for scripts instead of text.")
+]
+HtmlOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--html",
+        help="Also write a self-contained HTML report to this file.",
+        callback=_output_checked("check_html_target"),
+    ),
+]
+CsvOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--csv",
+        help="Also write the report's tables as CSV files into this directory.",
+        callback=_output_checked("check_csv_target"),
+    ),
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+R = TypeVar("R", bound="Result")
+
+
+class Result(Protocol):
+    """What every workflow returns (:mod:`planner.results`)."""
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
+def _show_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+    typer.echo(f"planner: warning: {message}", err=True)
+
+
+def handle_errors(func: F) -> F:
+    """Map planner errors to one line on stderr and an exit code; show warnings as one line each."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", OutOfRangeWarning)  # every time, not once per process
+            warnings.showwarning = _show_warning
+            try:
+                return func(*args, **kwargs)
+            except PlannerError as err:
+                typer.echo(f"planner: error: {err}", err=True)
+                raise typer.Exit(err.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def print_json(obj: Any) -> None:
+    """Print one JSON document (sorted keys, indented) to stdout."""
+    typer.echo(json.dumps(obj, indent=2, sort_keys=True, default=str))
+
+
+def emit(
+    result: R,
+    text: Callable[[R], str],
+    *,
+    json_out: bool,
+    report: str | None = None,
+    html: Path | None = None,
+    csv: Path | None = None,
+) -> None:
+    """Print a result (its JSON, or its ``text``) and write its report (``fit``, ``predict``,
+    ``check``) as HTML and/or CSV when asked; the files written are named on stderr."""
+    if json_out:
+        print_json(result.to_json())
+    else:
+        typer.echo(text(result))
+    if report and (html or csv):
+        from planner import report as reports
+
+        writer = getattr(reports, f"write_{report}_report")
+        for path in writer(result, html=html, csv_dir=csv):
+            typer.echo(f"wrote {path}", err=True)

@@ -8,14 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from planner.capacity.binding import binding_text, natural_key
 from planner.capacity.solver import (
     GuestKind,
     NodeCapacity,
     PackingProblem,
-    binding_text,
     max_count_one_kind,
     min_bins,
-    natural_key,
     solve,
 )
 from planner.errors import PlannerError

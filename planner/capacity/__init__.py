@@ -4,5 +4,5 @@
 :mod:`.demand` the one per-guest demand builder (fit, check headroom and the size sweeps all
 use it) and the one-profile-alone counts; :mod:`.nodes` node capacity (host kernel and
 reserves); :mod:`.placement` where a live host's domains sit; :mod:`.solver` the integer
-program (scipy ``milp``).
+program (scipy ``milp``) and :mod:`.binding` its constraints' names as words.
 """

@@ -111,6 +111,16 @@ def parse_capabilities(xml: str) -> tuple[NodeSnapshot, ...]:
     return tuple(sorted(nodes, key=lambda n: n.node_id))
 
 
+def _hugepage_kib(root: ET.Element) -> int | None:
+    """The huge page size of ``<memoryBacking><hugepages>``; 0 when no ``<page>`` names it (the
+    host's default size, which the XML does not name); None without huge pages. [KiB]"""
+    backing = root.find("memoryBacking")
+    if backing is None or backing.find("hugepages") is None:
+        return None
+    page = backing.find("hugepages/page")
+    return scale_to_kib(page.get("size", "0"), page.get("unit")) if page is not None else 0
+
+
 def parse_domain_xml(xml: str) -> DomainConfig:
     """Memory, vCPU and NUMA settings of a domain's XML (``XMLDesc``) [2]."""
     try:
@@ -126,14 +136,9 @@ def parse_domain_xml(xml: str) -> DomainConfig:
     max_vcpu_count = int(vcpu.text) if vcpu is not None and vcpu.text else 1
     vcpu_count = int(vcpu.get("current", max_vcpu_count)) if vcpu is not None else 1
 
-    hugepage_kib: int | None = None
+    hugepage_kib = _hugepage_kib(root)
     backing = root.find("memoryBacking")
-    if backing is not None and backing.find("hugepages") is not None:
-        page = backing.find("hugepages/page")
-        # no <page>: the host's default huge page size, which the XML does not name
-        hugepage_kib = scale_to_kib(page.get("size", "0"), page.get("unit")) if page is not None else 0
     locked = backing is not None and backing.find("locked") is not None
-
     numa_mode = numa_placement = None
     numa_nodeset: tuple[int, ...] = ()
     mem = root.find("numatune/memory")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 
-from planner.capacity.solver import binding_text, natural_key
+from planner.capacity.binding import binding_text, natural_key
 from planner.hypervisors import HypervisorProfile
 from planner.report import charts
 from planner.report.charts import Bar, BarPanel, Segment, Style

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from planner.capacity.solver import binding_kind, binding_text
+from planner.capacity.binding import binding_kind, binding_text
 from planner.hypervisors import HypervisorProfile
 from planner.inputs.specs import Scenario
 from planner.kernel.calibration import Calibration
@@ -186,6 +186,34 @@ def _counts_table(result: FitResult, plan: PlanResult, slug_name: str, title: st
     )
 
 
+def _comparison_table(result: FitResult, plan: PlanResult, scenario: PlanResult) -> Table:
+    rows = tuple(
+        (
+            name,
+            plan.guests[name],
+            scenario.guests[name],
+            plan.resident_kib[name],
+            scenario.resident_kib[name],
+        )
+        for name in result.per_guest
+    )
+    return Table(
+        "guaranteed-vs-overcommitted",
+        "Guaranteed against overcommitted",
+        (
+            Column("profile", "profile"),
+            Column("guaranteed_guests", "guaranteed", "count"),
+            Column("scenario_guests", scenario.name, "count"),
+            Column("guaranteed_resident_kib", "resident per guest, guaranteed", "kib_as_mib", "MiB"),
+            Column("scenario_resident_kib", f"resident per guest, {scenario.name}", "kib_as_mib", "MiB"),
+        ),
+        rows,
+        caption="Resident = guest RAM counted on the host per guest. The guaranteed plan counts "
+        "each guest's full size; the scenario counts what it expects to be resident, and is not a "
+        "promise.",
+    )
+
+
 def _summary(result: FitResult) -> Section:
     plan = result.guaranteed
     scenario = result.scenario
@@ -201,35 +229,7 @@ def _summary(result: FitResult) -> Section:
                 f"Overcommitted ({scenario.name}): guests per node",
             )
         )
-        rows = tuple(
-            (
-                name,
-                plan.guests[name],
-                scenario.guests[name],
-                plan.resident_kib[name],
-                scenario.resident_kib[name],
-            )
-            for name in result.per_guest
-        )
-        blocks.append(
-            Table(
-                "guaranteed-vs-overcommitted",
-                "Guaranteed against overcommitted",
-                (
-                    Column("profile", "profile"),
-                    Column("guaranteed_guests", "guaranteed", "count"),
-                    Column("scenario_guests", scenario.name, "count"),
-                    Column("guaranteed_resident_kib", "resident per guest, guaranteed", "kib_as_mib", "MiB"),
-                    Column(
-                        "scenario_resident_kib", f"resident per guest, {scenario.name}", "kib_as_mib", "MiB"
-                    ),
-                ),
-                rows,
-                caption="Resident = guest RAM counted on the host per guest. The guaranteed plan counts "
-                "each guest's full size; the scenario counts what it expects to be resident, and is not a "
-                "promise.",
-            )
-        )
+        blocks.append(_comparison_table(result, plan, scenario))
     reasons = []
     for name in result.per_guest:
         blocked = plan.blocked_by.get(name, ())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from planner.capacity.solver import binding_text
+from planner.capacity.binding import binding_text
 from planner.results import (
     BootlabResult,
     CalibrateResult,

@@ -37,6 +37,10 @@ CHECK_DEFAULT_GUEST_KERNEL = {"x86_64": "debian12-cloud-amd64", "s390x": "debian
 CHECK_SOURCES_TOLERANCE = 0.02
 #: a first ``getCapabilities()`` slower than this is explained in a note (recipes §4 gotcha 9) [s]
 CHECK_SLOW_CAPABILITIES_S = 5.0
+_SLOW_CAPABILITIES = (
+    "getCapabilities took {s:.1f} s: the daemon probed its qemu binaries "
+    "(once; cached afterwards in its capabilities cache)"
+)
 #: vCPUs per host CPU when no host file gives ``vcpu_ratio`` (the host-file default)
 CHECK_DEFAULT_VCPU_RATIO = 16.0
 
@@ -103,10 +107,7 @@ def analyze_host(snap: HostSnapshot, settings: CheckSettings = CheckSettings()) 
     """
     out = _Report([], list(snap.notes))
     if snap.capabilities_s > CHECK_SLOW_CAPABILITIES_S:
-        out.notes.append(
-            f"getCapabilities took {snap.capabilities_s:.1f} s: the daemon probed its qemu binaries "
-            "(once; cached afterwards in its capabilities cache)"
-        )
+        out.notes.append(_SLOW_CAPABILITIES.format(s=snap.capabilities_s))
     host = settings.host
     hypervisor = host.hypervisor if host is not None else load_hypervisor_profile(_dominant_hypervisor(snap))
     wanted = tuple(

@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from planner.capacity.binding import binding_text
 from planner.capacity.demand import guest_demand
 from planner.capacity.nodes import NodeBudget, host_kernel_range_note, host_kernel_use, node_budget
-from planner.capacity.solver import GuestKind, NodeCapacity, PackingProblem, Plan, binding_text, solve
+from planner.capacity.solver import GuestKind, NodeCapacity, PackingProblem, Plan, solve
 from planner.errors import InfeasibleError, InputError
 from planner.inputs.hostfile import load_host_file, located
 from planner.inputs.specs import HostFile, HostSpec, Scenario
@@ -160,26 +161,7 @@ def _pack(
     """One packing: every guest's demand (its RAM counted as ``resident_kib``) against each
     node's ordinary capacity less ``scenario_reserve_kib``, times ``memory_ratio``."""
     host = host_file.host
-    page_kib = host.hugepages.page_kib if host.hugepages else 1
-    kinds = []
-    for pg in per_guest.values():
-        demand = guest_demand(
-            pg.guest_memory_kib,
-            pg.host_overhead_kib,
-            hugepages=pg.hugepages,
-            page_kib=page_kib,
-            resident_kib=resident_kib[pg.name],
-        )
-        kinds.append(
-            GuestKind(
-                name=pg.name,
-                node_demand=demand.resources(),
-                host_demand={"vcpu_count": pg.vcpu_count},
-                weight=pg.weight,
-                min_count=pg.min_count,
-                max_count=pg.max_count,
-            )
-        )
+    kinds = _kinds(per_guest, resident_kib, host.hugepages.page_kib if host.hugepages else 1)
     caps = [
         max(math.floor((budget.ordinary_kib(k) - scenario_reserve_kib) * memory_ratio), 0)
         for k in range(len(budget.memory_kib))
@@ -211,6 +193,33 @@ def _pack(
         memory_ratio=memory_ratio,
         total_weight=sum(per_guest[p].weight * plan.count(p) for p in per_guest),
     )
+
+
+def _kinds(
+    per_guest: Mapping[str, PerGuest], resident_kib: Mapping[str, int], page_kib: int
+) -> tuple[GuestKind, ...]:
+    """Each guest as the solver packs it: its demand (:func:`planner.capacity.demand.guest_demand`,
+    its RAM counted as ``resident_kib``), vCPUs, weight and bounds."""
+    kinds = []
+    for pg in per_guest.values():
+        demand = guest_demand(
+            pg.guest_memory_kib,
+            pg.host_overhead_kib,
+            hugepages=pg.hugepages,
+            page_kib=page_kib,
+            resident_kib=resident_kib[pg.name],
+        )
+        kinds.append(
+            GuestKind(
+                name=pg.name,
+                node_demand=demand.resources(),
+                host_demand={"vcpu_count": pg.vcpu_count},
+                weight=pg.weight,
+                min_count=pg.min_count,
+                max_count=pg.max_count,
+            )
+        )
+    return tuple(kinds)
 
 
 def _node_results(
