@@ -158,3 +158,33 @@ def test_reports_and_results_take_no_any() -> None:
                             continue
                         untyped.append(f"{folder}/{path.name}:{node.lineno} {node.name}({arg.arg})")
     assert not untyped, f"parameters typed Any: {untyped}"
+
+
+#: what a report may take from the layers below it: types and pure helpers, never a reader,
+#: the kernel model's predictions, the demand builder or the solver (results carry all that)
+REPORT_MAY_IMPORT = {
+    "planner.capacity.binding": {"binding_kind", "binding_text", "natural_key"},
+    "planner.capacity.sizing": {"memory_in_range"},
+    "planner.hypervisors": {"HypervisorProfile"},
+    "planner.inputs.specs": {"GuestProfile", "Scenario"},
+    "planner.kernel.calibration": {"Calibration"},
+    "planner.kernel.model": {"Prediction"},
+}
+
+
+def test_reports_never_read_inputs_model_or_solve() -> None:
+    """Issue 15: the fit report reloaded the host file and reran the kernel model and the solver;
+    now every report is built from its result alone."""
+    found = []
+    for path in sorted((PACKAGE / "report").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(node, ast.ImportFrom) or not node.module or node.level:
+                continue
+            module = node.module
+            layer = module.split(".")[1] if module.startswith("planner.") else ""
+            if not layer or layer in {"report", "results", "units", "errors", "files"}:
+                continue  # planner itself (__version__, data_dir), the report's own layer, below
+            names = {a.name for a in node.names}
+            if not names <= REPORT_MAY_IMPORT.get(module, set()):
+                found.append(f"report/{path.name}: from {module} import {', '.join(sorted(names))}")
+    assert not found, f"reports importing more than types: {found}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from planner.capacity.sizing import memory_in_range
 from planner.hypervisors import HypervisorProfile
 from planner.hypervisors.common import on_node0
 from planner.kernel.calibration import Calibration
@@ -59,7 +60,7 @@ def host_kernel_range_note(
     nodes = sorted(set(node_memory_kib))
     memory_kib = sum(node_memory_kib)
     many = len(node_memory_kib) > 1
-    if any(not rng.min_memory_kib <= m <= rng.max_memory_kib for m in (*nodes, memory_kib)):
+    if not all(memory_in_range(calibration, m) for m in (*nodes, memory_kib)):
         sizes = " and ".join(format_kib(m) for m in nodes)
         total = f" ({format_kib(memory_kib)} in all)" if many else ""
         outside.append(f"{sizes} node{'s' if many else ''}{total}")

@@ -9,6 +9,7 @@ import shlex
 from pathlib import Path
 
 from planner import data_dir
+from planner.capacity.sizing import memory_in_range
 from planner.kernel.calibration import Calibration
 from planner.kernel.model import Prediction
 from planner.report import charts
@@ -251,7 +252,6 @@ def _share_chart(result: PredictResult) -> Chart:
 
 
 def _sweep_table(result: PredictResult) -> Table:
-    rng = result.calibration.calibrated_range
     return Table(
         "size-sweep",
         "Size sweep",
@@ -266,7 +266,7 @@ def _sweep_table(result: PredictResult) -> Table:
                 pt.memory_kib,
                 pt.mem_available_kib,
                 pt.kernel_kib,
-                "yes" if rng.min_memory_kib <= pt.memory_kib <= rng.max_memory_kib else "no",
+                "yes" if memory_in_range(result.calibration, pt.memory_kib) else "no",
             )
             for pt in result.sweep
         ),

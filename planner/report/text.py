@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from planner.capacity.binding import binding_text
 from planner.results import (
-    BootlabResult,
     CalibrateResult,
     CheckResult,
     FitResult,
@@ -21,6 +21,9 @@ from planner.results import (
     ProfileListing,
 )
 from planner.units import KIB_PER_MIB, format_kib
+
+if TYPE_CHECKING:  # the boot lab is loaded only by planner bootlab
+    from planner.results.bootlab import BootlabResult
 
 
 # --- helpers --------------------------------------------------------------------------------------

@@ -3,16 +3,17 @@
 A result carries everything its report needs (size sweeps, alone counts, the calibrations
 and profiles used, the input files with their sha256), so :mod:`planner.report` never reads
 an input again, runs the kernel model or solves. :mod:`.fit` (``planner fit``),
-:mod:`.check` (``planner check``), :mod:`.kernel` (``predict``, ``calibrate``, ``profiles``).
+:mod:`.check` (``planner check``), :mod:`.kernel` (``predict``, ``calibrate``, ``profiles``),
+:mod:`.bootlab` (``bootlab``; import it from there, so that the other commands do not load
+the boot lab).
 """
 
 from planner.results.check import CheckDomain, CheckNode, CheckResult, HostCheck
 from planner.results.common import InputFile
 from planner.results.fit import FitResult, NodeResult, PerGuest, PlanResult, SweepPoint
-from planner.results.kernel import BootlabResult, CalibrateResult, PredictResult, ProfileListing
+from planner.results.kernel import CalibrateResult, PredictResult, ProfileListing
 
 __all__ = [
-    "BootlabResult",
     "CalibrateResult",
     "CheckDomain",
     "CheckNode",

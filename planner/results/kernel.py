@@ -1,4 +1,4 @@
-"""The results of ``planner predict``, ``calibrate``, ``bootlab`` and ``profiles``.
+"""The results of ``planner predict``, ``calibrate`` and ``profiles``.
 
 ``to_json()`` is what ``--json`` prints; the readable text is in :mod:`planner.report.text`.
 """
@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from planner.bootlab.campaign import CampaignResult
 from planner.capacity.sizing import SizePoint
 from planner.kernel.calibration import Calibration
 from planner.kernel.model import Prediction
@@ -63,15 +62,3 @@ class PredictResult:
         data["kernel_release"] = self.calibration.kernel_release
         data["arch"] = self.calibration.arch
         return data
-
-
-@dataclass(frozen=True)
-class BootlabResult:
-    """The boots of ``planner bootlab``, and the calibration made from them when asked."""
-
-    campaign: CampaignResult
-    calibration: CalibrateResult | None
-
-    def to_json(self) -> dict[str, Any]:
-        extra = {"calibration": self.calibration.to_json()} if self.calibration else {}
-        return self.campaign.to_json() | extra

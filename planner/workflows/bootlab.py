@@ -16,7 +16,7 @@ from planner.bootlab.campaign import Accel, BootRecord, run_campaign
 from planner.errors import InputError
 from planner.evidence.bundle import MANIFEST_NAME
 from planner.inputs.calibrations import LOCAL_KERNELS_DIR
-from planner.results import BootlabResult
+from planner.results.bootlab import BootlabResult
 from planner.units import parse_size_kib
 from planner.workflows.kernel import calibrate_logs
 
