@@ -300,11 +300,11 @@ def _comma_list(text: str, parse: Callable[[str], Any], field: str) -> list[Any]
     return [parse(t) for t in items]
 
 
-def _positive_int(text: str) -> int:
+def _positive_int(text: str, field: str = "--vcpus") -> int:
     from planner.errors import InputError
 
     if not text.isdigit() or int(text) < 1:
-        raise InputError(f"expected a positive whole number; found {text!r}", field="--vcpus")
+        raise InputError(f"expected a positive whole number; found {text!r}", field=field)
     return int(text)
 
 
@@ -321,6 +321,9 @@ def bootlab(
         str, typer.Option("--memory", help="Guest sizes, comma-separated (128MiB,512MiB,2GiB).")
     ] = "128MiB",
     vcpus: Annotated[str, typer.Option("--vcpus", help="vCPU counts, comma-separated.")] = "1",
+    numa_nodes: Annotated[
+        str, typer.Option("--numa-nodes", help="NUMA node counts (qemu -numa, x86_64), comma-separated.")
+    ] = "1",
     arch: Annotated[
         str | None, typer.Option("--arch", help="x86_64 or s390x; default: the kernel image's.")
     ] = None,
@@ -385,11 +388,14 @@ def bootlab(
         )
     sizes = _comma_list(memory, lambda t: parse_size_kib(t, field="--memory"), "--memory")
     counts = _comma_list(vcpus, _positive_int, "--vcpus")
+    nodes = _comma_list(numa_nodes, lambda t: _positive_int(t, "--numa-nodes"), "--numa-nodes")
     show = sys.stderr.isatty() if progress is None else progress
     with contextlib.ExitStack() as stack:
         bar = None
         if show and not find_min and sys.stderr.isatty():
-            bar = stack.enter_context(typer.progressbar(length=len(sizes) * len(counts), file=sys.stderr))
+            bar = stack.enter_context(
+                typer.progressbar(length=len(sizes) * len(counts) * len(nodes), file=sys.stderr)
+            )
 
         def tick(record: campaign.BootRecord) -> None:
             if bar is not None:
@@ -399,7 +405,7 @@ def bootlab(
 
         try:
             result = campaign.run_campaign(
-                kernel, output, memory_kib=sizes, vcpu_counts=counts, arch=arch, machine=machine,
+                kernel, output, memory_kib=sizes, vcpu_counts=counts, node_counts=nodes, arch=arch, machine=machine,
                 cmdline=cmdline, tag=tag, accel=accel, timeout_s=timeout, jobs=jobs,  # type: ignore[arg-type]
                 find_min_step_kib=parse_size_kib(step, field="--step") if find_min else None,
                 busybox=busybox, allow_system_changes=allow_system_changes, progress=tick,

@@ -39,6 +39,10 @@ class KernelParameters:
     image_reserved_kib: float = 0.0
     #: kernel direct-map page tables per GiB of RAM (s390x under TCG maps with 4 KiB pages)
     direct_map_kib_per_gib: float = 0.0
+    #: RAM whose direct-map page tables the image's own pool covers (x86-64 brk ``pgt_buf``)
+    direct_map_free_kib: float = 0.0
+    #: ``NODE_DATA(n) allocated`` per NUMA node beyond the first (pg_data_t)
+    node_data_kib: int = 0
     #: first per-CPU chunk per possible CPU (``percpu: Embedded N pages/cpu``)
     percpu_kib_per_cpu: int = 0
     #: ``Freeing unused kernel image ...``, ``unused decrypted``, ``early sccb`` ...

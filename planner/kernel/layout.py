@@ -160,7 +160,7 @@ def _merge_zones(zones: list[ZoneSpan]) -> tuple[ZoneSpan, ...]:
     return tuple(merged.values())
 
 
-def guest_layout(arch: str, memory_kib: int, machine: str | None = None) -> Layout:
+def guest_layout(arch: str, memory_kib: int, machine: str | None = None, node_count: int = 1) -> Layout:
     """Layout of a qemu guest of ``memory_kib`` on ``machine``.
 
     Parameters
@@ -171,6 +171,12 @@ def guest_layout(arch: str, memory_kib: int, machine: str | None = None) -> Layo
         Configured RAM (qemu ``-m``). [KiB]
     machine
         ``pc`` (default on x86-64), ``q35``, ``s390-ccw-virtio`` (default on s390x) or ``zvm``.
+    node_count
+        qemu ``-numa`` nodes with RAM split evenly in whole MiB, the remainder on the last
+        (``planner bootlab --numa-nodes``; x86-64 only). qemu lays the nodes' backends end
+        to end in RAM order, and RAM order maps to physical addresses as without nodes
+        (below 4 GiB first), so node 1 of a 64 GiB ``pc`` guest starts at 33 GiB:
+        ``NUMA: ... node 1 [mem 0x840000000-0x103fffffff]`` (bootlab ``64GiB-2cpu-2node``).
     """
     if arch not in SECTION_KIB:
         raise InputError(f"expected an architecture x86_64 or s390x; found {arch!r}", field="arch")
@@ -207,19 +213,47 @@ def guest_layout(arch: str, memory_kib: int, machine: str | None = None) -> Layo
     ]
     if high_kib:
         ranges.append((_4G_KIB, _4G_KIB + high_kib))
+    by_node = _split_nodes(ranges, memory_kib, low_kib, node_count)
     zones: list[ZoneSpan] = []
-    for start, end in ranges:
-        zones.extend(_zones_for_range(arch, 0, start, end))
-    present_kib = sum(e - s for s, e in ranges)
+    for start, end, node in by_node:
+        zones.extend(_zones_for_range(arch, node, start, end))
+    plain = tuple((s, e) for s, e, _ in by_node)
     return Layout(
         arch,
         machine,
         memory_kib,
-        present_kib,
-        tuple(ranges),
+        sum(e - s for s, e in plain),
+        plain,
         _merge_zones(zones),
-        _count_sections(ranges, SECTION_KIB[arch]),
+        _count_sections(plain, SECTION_KIB[arch]),
+        node_count=node_count,
     )
+
+
+def _split_nodes(
+    ranges: list[tuple[int, int]], memory_kib: int, low_kib: int, node_count: int
+) -> list[tuple[int, int, int]]:
+    """Cut present ranges at the qemu node boundaries: ``(start, end, node)`` in KiB."""
+    mib = memory_kib // KIB_PER_MIB
+    share = mib // node_count
+    ram_ends = [share * KIB_PER_MIB * (n + 1) for n in range(node_count - 1)] + [memory_kib]
+
+    def physical(ram_kib: int) -> int:
+        return ram_kib if ram_kib < low_kib else _4G_KIB + ram_kib - low_kib
+
+    cuts = [physical(e) for e in ram_ends]
+    out: list[tuple[int, int, int]] = []
+    for start, end in ranges:
+        lo = start
+        for node, cut in enumerate(cuts):
+            if lo >= end:
+                break
+            if cut <= lo:
+                continue
+            hi = min(end, cut)
+            out.append((lo, hi, node))
+            lo = hi
+    return out
 
 
 def host_layout(arch: str, node_memory_kib: list[int] | tuple[int, ...]) -> Layout:

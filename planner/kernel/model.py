@@ -105,6 +105,8 @@ class GuestSpec:
     possible_cpu_count: int | None = None  # default: vcpu_count (qemu maxcpus)
     cmdline: str = ""
     machine: str | None = None
+    #: qemu ``-numa`` nodes, RAM split evenly (:func:`planner.kernel.layout.guest_layout`)
+    node_count: int = 1
 
 
 #: drivers/s390/char/vmcp.c: CONFIG_VMCP_CMA_SIZE=4 (Debian s390x), reserved on z/VM only [KiB]
@@ -226,7 +228,11 @@ def s390x_zero_pages_kib(totalram_kib: float) -> int:
 
 
 def machine_layout(
-    calibration: Calibration, memory_kib: int, machine: str | None, params: KernelParameters | None = None
+    calibration: Calibration,
+    memory_kib: int,
+    machine: str | None,
+    params: KernelParameters | None = None,
+    node_count: int = 1,
 ) -> Layout:
     """The layout a calibration's kernel sees: a qemu guest, or a physical machine (``host``)
     whose firmware keeps ``firmware_kib`` (measured on the calibration's boot)."""
@@ -235,7 +241,25 @@ def machine_layout(
     if machine == "host":
         present = host_layout(calibration.arch, [max(memory_kib - round(p.firmware_kib), PAGE_KIB)])
         return dataclasses.replace(present, memory_kib=memory_kib)
-    return guest_layout(calibration.arch, memory_kib, machine)
+    return guest_layout(calibration.arch, memory_kib, machine, node_count)
+
+
+def direct_map_kib(params: KernelParameters, present_kib: float) -> float:
+    """Page tables and sparsemem metadata that grow with RAM, past what the image's pool covers. [KiB]
+
+    x86-64 maps RAM with 2 MiB pages under qemu's default CPU (no ``pdpe1gb``:
+    ``DirectMap2M`` in every bootlab dump): one PMD page per GiB (``arch/x86/mm/init_64.c
+    phys_pmd_init()`` @ v6.1). The first ones come from the brk pool inside the image
+    (``arch/x86/mm/init.c``: ``INIT_PGT_BUF_SIZE``, 16 pages with 5-level paging and
+    RANDOMIZE_MEMORY), the rest from memblock, so they count in ``reserved`` only past
+    ``direct_map_free_kib``; with them grow the section usemaps (``mm/sparse.c
+    usemap_size()``, 32 bytes per section) and the SPARSEMEM_EXTREME roots (a page per
+    256 sections). Fitted per build as a slope past a knee: 4.6 KiB/GiB past 5.7 GiB on
+    debian12-amd64 (bootlab 16 GiB..256 GiB). s390x under TCG: every page mapped with
+    4 KiB pages (no EDAT), 2 KiB per MiB, no knee.
+    """
+    gib = max(present_kib - params.direct_map_free_kib, 0.0) / KIB_PER_GIB
+    return params.direct_map_kib_per_gib * gib
 
 
 def build_hash_tables(
@@ -283,7 +307,7 @@ def reserved_terms(
     p = params or calibration.parameters
     arch = calibration.arch
     cmd = parse_cmdline(spec.cmdline)
-    layout = machine_layout(calibration, spec.memory_kib, spec.machine, p)
+    layout = machine_layout(calibration, spec.memory_kib, spec.machine, p, spec.node_count)
     hidden_kib = 0
     if cmd.mem_limit_kib is not None and cmd.mem_limit_kib < layout.memory_kib:
         clipped = clip_layout(layout, cmd.mem_limit_kib)
@@ -292,12 +316,17 @@ def reserved_terms(
     possible = spec.possible_cpu_count or spec.vcpu_count
     if cmd.possible_cpus is not None:
         possible = cmd.possible_cpus
-    tables = build_hash_tables(calibration, layout, p, possible_cpu_count=possible, cmdline=spec.cmdline)
-    memory_gib = layout.present_kib / KIB_PER_GIB
+    # hashdist: on several nodes the big tables are vmalloc'ed late (mm/page_alloc.c @ v6.1)
+    tables = build_hash_tables(
+        calibration, layout, p, possible_cpu_count=possible, cmdline=spec.cmdline, hashdist=layout.node_count > 1
+    )
     swiotlb = swiotlb_kib(cmd.swiotlb, layout.above_4g) if p.swiotlb_available else 0
     terms: dict[str, float] = {
         "image": p.image_reserved_kib,
-        "direct_map": p.direct_map_kib_per_gib * memory_gib,
+        "direct_map": direct_map_kib(p, layout.present_kib),
+        # NODE_DATA of every node but the first (whose is in the image term): arch/x86/mm/numa.c
+        # alloc_node_data(), 'NODE_DATA(1) allocated [mem 0x103fb19000-0x103fb43fff]' (172 KiB)
+        "node_data": p.node_data_kib * (layout.node_count - 1),
         "initrd": p.initrd_kib,
         "percpu": p.percpu_kib_per_cpu * possible,
         "memmap": memmap_kib(layout, p.memmap_model, p.struct_page_bytes),
@@ -338,7 +367,9 @@ def zone_managed_at_init(rt: ReservedTerms) -> tuple[ZoneManaged, ...]:
     DMA; the image, initrd, swiotlb and crashkernel sit in DMA32 (below 4 GiB);
     memblock allocates the rest top-down, so memmap, early hash tables, per-CPU
     chunks, the log buffer and page tables land in the highest zone. s390x: the
-    image at the bottom of DMA, the rest top-down.
+    image at the bottom of DMA, the rest top-down. On several NUMA nodes each node
+    holds its own memmap and NODE_DATA (measured per node: ``present - managed`` of
+    node 1 of ``64GiB-4cpu-4node`` is its 128 sections' memmap + 172 + 248 + 12 KiB).
     """
     zones = sorted(rt.layout.zones, key=lambda z: (z.node, z.start_pfn))
     managed = [float(z.present_pages) for z in zones]
@@ -352,7 +383,17 @@ def zone_managed_at_init(rt: ReservedTerms) -> tuple[ZoneManaged, ...]:
     else:
         low_index = 0
     _take(managed, low_index, low_terms / PAGE_KIB, direction=+1)
-    _take(managed, len(managed) - 1, top_terms / PAGE_KIB, direction=-1)
+    if rt.layout.node_count > 1:
+        # each node holds its own memmap and NODE_DATA (mm/sparse.c sparse_init_nid(),
+        # arch/x86/mm/numa.c alloc_node_data()): measured per node in /proc/zoneinfo
+        per_section = memmap_kib_per_section(rt.layout.arch)
+        for node in range(1, rt.layout.node_count):
+            top = max(i for i, z in enumerate(zones) if z.node == node)
+            own = rt.layout.node_section_count(node) * per_section + t["node_data"] / (rt.layout.node_count - 1)
+            _take(managed, top, own / PAGE_KIB, direction=-1)
+            top_terms -= own
+    # the rest top-down, from the last node's highest zone (memblock allocates top-down)
+    _take(managed, len(managed) - 1, max(top_terms, 0.0) / PAGE_KIB, direction=-1)
     return tuple(ZoneManaged(z.node, z.name, max(int(m), 0)) for z, m in zip(zones, managed, strict=True))
 
 
@@ -647,9 +688,11 @@ def predict_host(
         node_terms["memmap"] = layout.node_section_count(node) * memmap_kib_per_section(
             calibration.arch, p.struct_page_bytes
         )
-        node_terms["direct_map"] = p.direct_map_kib_per_gib * nodes[node] / KIB_PER_GIB
+        node_terms["direct_map"] = direct_map_kib(p, layout.present_kib) * nodes[node] / layout.present_kib
         if node == 0:
             node_terms.update(node0)
+        else:
+            node_terms["node_data"] = p.node_data_kib
         per_node.append(node_terms)
     for z in sorted(layout.zones, key=lambda z: (z.node, z.start_pfn)):
         node_share = (
