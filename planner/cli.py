@@ -405,8 +405,8 @@ def bootlab(
 
         try:
             result = campaign.run_campaign(
-                kernel, output, memory_kib=sizes, vcpu_counts=counts, node_counts=nodes, arch=arch, machine=machine,
-                cmdline=cmdline, tag=tag, accel=accel, timeout_s=timeout, jobs=jobs,  # type: ignore[arg-type]
+                kernel, output, memory_kib=sizes, vcpu_counts=counts, node_counts=nodes, arch=arch,
+                machine=machine, cmdline=cmdline, tag=tag, accel=accel, timeout_s=timeout, jobs=jobs,  # type: ignore[arg-type]
                 find_min_step_kib=parse_size_kib(step, field="--step") if find_min else None,
                 busybox=busybox, allow_system_changes=allow_system_changes, progress=tick,
             )  # fmt: skip

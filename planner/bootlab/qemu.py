@@ -283,7 +283,7 @@ def _copy_console(
     marker = DUMP_END.encode()
     tail = b""
     residency: Residency | None = None
-    while chunk := proc.stdout.read1(65536):
+    while chunk := os.read(proc.stdout.fileno(), 65536):
         log.write(chunk)
         if ram_sizes_kib is None or residency is not None:
             continue

@@ -76,11 +76,17 @@ def status_kib(status_text: str, field: str) -> int:
 
 
 def read_residency(pid: int, ram_sizes_kib: tuple[int, ...], proc: Path = Path("/proc")) -> Residency | None:
-    """The :class:`Residency` of process ``pid``; ``None`` if it is gone or unreadable."""
+    """The :class:`Residency` of process ``pid``; ``None`` if it is gone or unreadable.
+
+    A process that has already exited (a zombie: the guest powered off before the console
+    copy reached the dump's end) has no memory fields left: ``None`` too.
+    """
     try:
         smaps = (proc / str(pid) / "smaps").read_text()
         status = (proc / str(pid) / "status").read_text()
     except OSError:
+        return None
+    if status_kib(status, "VmHWM") == 0:
         return None
     ram_kib, mappings = guest_ram_rss_kib(smaps, ram_sizes_kib)
     return Residency(

@@ -160,7 +160,9 @@ _FREEING_RE = re.compile(
 _MAX_MEMORY_RE = re.compile(r"^setup: The maximum memory size is (?P<mib>\d+)MB$")
 _DEFERRED_RE = re.compile(r"^node \d+ deferred pages initialised in \d+ms$")
 # arch/x86/mm/numa.c alloc_node_data() @ v6.1: ``NODE_DATA(1) allocated [mem 0x103fb19000-0x103fb43fff]``
-_NODE_DATA_RE = re.compile(r"^NODE_DATA\((?P<node>\d+)\) allocated \[mem 0x(?P<start>[0-9a-fA-F]+)-0x(?P<end>[0-9a-fA-F]+)\]$")
+_NODE_DATA_RE = re.compile(
+    r"^NODE_DATA\((?P<node>\d+)\) allocated \[mem 0x(?P<start>[0-9a-fA-F]+)-0x(?P<end>[0-9a-fA-F]+)\]$"
+)
 _RUN_INIT_RE = re.compile(r"^Run \S+ as init process$")
 _PANIC_RE = re.compile(r"^Kernel panic - not syncing:? ?(?P<msg>.*)$")
 

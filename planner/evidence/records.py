@@ -257,6 +257,8 @@ class Evidence:
     memory_kib: int | None = None
     vcpu_count: int | None = None
     machine: str | None = None  # "pc", "q35", "s390-ccw-virtio"
+    #: the guest's RAM resident in qemu when the dump ended (bootlab manifest) [KiB]
+    guest_ram_resident_kib: int | None = None
     sections: tuple[str, ...] = ()  # names of the ``==== NAME`` sections found
     #: ``==== /proc/meminfo (again, end of dump)``: meminfo read again after the whole dump
     meminfo_end: Meminfo | None = None

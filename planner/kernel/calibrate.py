@@ -16,6 +16,7 @@ runtime from /proc/meminfo (Slab, SReclaimable, KernelStack, VmallocUsed) and
 from __future__ import annotations
 
 import dataclasses
+import re
 import statistics
 from collections import Counter
 from collections.abc import Sequence
@@ -30,6 +31,7 @@ from planner.kernel.calibration import (
     KernelParameters,
     LogRecord,
 )
+from planner.kernel.footprint import footprint_samples, touched_kib
 from planner.kernel.layout import nr_kernel_pages
 from planner.kernel.model import (
     GuestSpec,
@@ -253,6 +255,12 @@ def _freed_kib(s: _Sample, kind: str) -> int:
     return total
 
 
+def _release_at_least(release: str | None, version: tuple[int, int]) -> bool:
+    """Whether a ``uname -r`` such as ``6.12.95+deb12-cloud-amd64`` is at least ``version``."""
+    m = re.match(r"(\d+)\.(\d+)", release or "")
+    return m is not None and (int(m.group(1)), int(m.group(2))) >= version
+
+
 def _structural(fit: _Fit, samples: list[_Sample], runtime: list[_Sample], era_2_6: bool) -> None:
     """Constants read straight from the logs, and the build's configuration."""
     arch = fit.draft.arch
@@ -299,7 +307,14 @@ def _structural(fit: _Fit, samples: list[_Sample], runtime: list[_Sample], era_2
         fit.set("config default (no boot at >= 768 MiB to measure it)", thp_available=arch == "x86_64")
     fit.set("config: Debian 6.1 " + arch, **ARCH_DEFAULTS[arch])
     fit.set("config: CONFIG_LOG_BUF_SHIFT=17", log_buf_default_kib=128)
-    fit.set("config: alloc_large_system_hash() rules of 6.1", hash_rules="6.1")
+    if _release_at_least(first.dmesg.release, (6, 10)):
+        fit.set(
+            "release >= 6.10: nr_kernel_pages from free memblock ranges "
+            "(mm/mm_init.c calc_nr_kernel_pages())",
+            hash_rules="6.10",
+        )
+    else:
+        fit.set("config: alloc_large_system_hash() rules of 6.1", hash_rules="6.1")
     if era_2_6:
         _structural_2_6(fit, samples)
 
@@ -371,6 +386,52 @@ def _fit_reserved(fit: _Fit, samples: list[_Sample]) -> None:
     fit.set(how, image_reserved_kib=image, direct_map_kib_per_gib=slope, direct_map_free_kib=float(knee))
 
 
+#: 6.10 rules: extra early memblock tried, 0..16 MiB in 64 KiB steps [KiB]
+HASH_EARLY_EXTRA_STEPS_KIB = tuple(64 * k for k in range(257))
+
+
+def _fit_hash_early_extra(fit: _Fit, samples: list[_Sample]) -> None:
+    """6.10 rules: the extra memblock held when ``nr_kernel_pages`` is counted, as the middle of
+    the widest run of candidates that reproduces the most logged Dentry and Inode table sizes."""
+    if fit.params.hash_rules != "6.10":
+        return
+    logged = [
+        (
+            s,
+            {
+                t.name: t.size_bytes
+                for t in s.evidence.dmesg.hash_tables
+                if t.name in ("Dentry cache", "Inode-cache")
+            },
+        )
+        for s in samples
+        if s.evidence.dmesg is not None
+    ]
+    scores = []
+    for extra in HASH_EARLY_EXTRA_STEPS_KIB:
+        params = dataclasses.replace(fit.params, hash_early_extra_kib=float(extra))
+        hits = 0
+        for s, sizes in logged:
+            tables = {t.name: t.size_bytes for t in reserved_terms(fit.draft, s.spec, params).hash_tables}
+            hits += sum(tables.get(name) == size for name, size in sizes.items())
+        scores.append(hits)
+    best = max(scores)
+    runs: list[list[int]] = []
+    for i, score in enumerate(scores):
+        if score == best and runs and runs[-1][-1] == i - 1:
+            runs[-1].append(i)
+        elif score == best:
+            runs.append([i])
+    run = max(runs, key=len)
+    extra = HASH_EARLY_EXTRA_STEPS_KIB[(run[0] + run[-1]) // 2]
+    total = sum(len(sizes) for _, sizes in logged)
+    fit.set(
+        f"measured: middle of {run[0] * 64}..{run[-1] * 64} KiB, where {best}/{total} logged "
+        "Dentry/Inode sizes match",
+        hash_early_extra_kib=float(extra),
+    )
+
+
 def _fit_memtotal_offset(fit: _Fit, runtime: list[_Sample]) -> None:
     """MemTotal against physpages - reserved + what the log says was freed (the model's terms when silent)."""
     p = fit.params
@@ -420,7 +481,9 @@ def _fit_runtime(fit: _Fit, runtime: list[_Sample]) -> None:
         kernel_stacks_kib_per_vcpu=stacks_v,
     )
     inverse = [[1.0, 1.0 / reserved_terms(fit.draft, s.spec, fit.params).possible_cpu_count] for s in runtime]
-    vm_y = [_meminfo(s, "VmallocUsed") - _meminfo(s, "KernelStack") - _vmalloc_hash_kib(fit, s) for s in runtime]
+    vm_y = [
+        _meminfo(s, "VmallocUsed") - _meminfo(s, "KernelStack") - _vmalloc_hash_kib(fit, s) for s in runtime
+    ]
     (vmalloc, vmalloc_inv), _ = _linear_fit(inverse, vm_y, ["vmalloc", "per_inverse_cpu"])
     fit.set(
         f"least_squares: VmallocUsed - KernelStack over {n} boots (a + b / possible CPUs)",
@@ -482,6 +545,33 @@ def _fit_pcp(fit: _Fit, runtime: list[_Sample]) -> None:
         )
     else:
         fit.set("default: the cap is the low watermarks", pcp_low_fraction=1.0)
+
+
+def _fit_footprint(fit: _Fit, samples: list[_Sample]) -> None:
+    """The boot footprint's base and per-vCPU slope, over the boots whose manifest recorded
+    qemu's resident guest RAM (:mod:`planner.kernel.footprint`)."""
+    usable = footprint_samples([s.evidence for s in samples])
+    if len({e.memory_kib for e in usable}) < MIN_SIZES:
+        fit.set("not measured (fewer than 2 sizes with qemu's resident guest RAM): 0",
+                footprint_base_kib=0.0, footprint_kib_per_vcpu=0.0, footprint_kib_per_node=0.0)  # fmt: skip
+        return
+    by_source = {s.evidence.source: s for s in samples}
+    rows, y = [], []
+    for e in usable:
+        spec = by_source[e.source].spec
+        assert e.guest_ram_resident_kib is not None
+        touched = touched_kib(fit.draft, spec.memory_kib, spec.vcpu_count, spec.node_count, fit.params)
+        rows.append([1.0, float(spec.vcpu_count - 1), float(spec.node_count - 1)])
+        y.append(e.guest_ram_resident_kib - touched)
+    (base, per_vcpu, per_node), rms = _linear_fit(
+        rows, y, ["footprint_base_kib", "footprint_kib_per_vcpu", "footprint_kib_per_node"]
+    )
+    fit.set(
+        f"least_squares: bootlab resident guest RAM - touched over {len(y)} boots (rms {rms:.0f} KiB)",
+        footprint_base_kib=base,
+        footprint_kib_per_vcpu=per_vcpu,
+        footprint_kib_per_node=per_node,
+    )
 
 
 def _log_record(s: _Sample, result: Calibration) -> LogRecord:
@@ -558,8 +648,11 @@ def calibrate(
     )
     _structural(fit, samples, runtime, era_2_6)
     _fit_reserved(fit, samples)
+    _fit_hash_early_extra(fit, samples)
+    _fit_reserved(fit, samples)  # again, with the 6.10 tables sized
     _fit_memtotal_offset(fit, runtime)
     _fit_runtime(fit, runtime)
+    _fit_footprint(fit, samples)
     cal_range = CalibratedRange(
         min_memory_kib=min(s.spec.memory_kib for s in runtime),
         max_memory_kib=max(s.spec.memory_kib for s in runtime),

@@ -74,6 +74,14 @@ class KernelParameters:
     pcp_kib_per_gib: float = 0.0
     pcp_kib_per_vcpu: float = 0.0
     pcp_low_fraction: float = 1.0
+    # --- on the host ---------------------------------------------------------------
+    #: guest RAM resident on the host after boot = min(RAM, base + per_vcpu * (vCPUs - 1)
+    #: + per_node * (NUMA nodes - 1) + what the kernel touches in proportion to RAM)
+    #: (:mod:`planner.kernel.footprint`);
+    #: 0: not measured
+    footprint_base_kib: float = 0.0
+    footprint_kib_per_vcpu: float = 0.0
+    footprint_kib_per_node: float = 0.0
     # --- build configuration -----------------------------------------------------
     thp_available: bool = True
     swiotlb_available: bool = True
@@ -83,8 +91,12 @@ class KernelParameters:
     #: DMA atomic pools (kernel/dma/pool.c): kernel, DMA, DMA32 on x86-64
     dma_pool_count: int = 3
     pageblock_kib: int = 2048
-    #: "6.1" (alloc_large_system_hash with adapt and low limits) or "2.6.18"
+    #: "6.1" (alloc_large_system_hash with adapt and low limits), "6.10" (nr_kernel_pages
+    #: from free memblock ranges) or "2.6.18"
     hash_rules: str = "6.1"
+    #: 6.10 rules: memblock held when nr_kernel_pages is counted beyond the modelled terms
+    #: (allocations freed again before the ``Memory:`` line), from the logged table sizes
+    hash_early_extra_kib: float = 0.0
     #: sizeof(struct page): 64 with memcg (6.x), 56 on 2.6.18 x86-64
     struct_page_bytes: int = 64
     #: "sparse-vmemmap" (per present section) or "flat" (2.6-era, per spanned page)
@@ -195,6 +207,8 @@ def parameter_unit(name: str) -> str:
         return "KiB/vCPU"
     if name.endswith("_kib_per_cpu"):
         return "KiB/CPU"
+    if name.endswith("_kib_per_node"):
+        return "KiB/node"
     if name.endswith("_kib_cpu_inverse"):
         return "KiB*CPU"
     if name.endswith("_kib"):

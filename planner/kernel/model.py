@@ -270,12 +270,21 @@ def build_hash_tables(
     possible_cpu_count: int,
     cmdline: str,
     hashdist: bool = False,
+    early_reserved_kib: float = 0.0,
 ) -> tuple[HashTableSize, ...]:
-    """The boot-time hash tables under the calibration's rules (6.1 or 2.6.18)."""
+    """The boot-time hash tables under the calibration's rules (6.1, 6.10 or 2.6.18).
+
+    ``early_reserved_kib``: memblock reservations when ``free_area_init()`` ends
+    (6.10 rules only, :func:`planner.kernel.layout.nr_kernel_pages`).
+    """
     p = params
     dma_reserve = p.dma_reserve_pages if p.dma_reserve_pages >= 0 else None
     pages = nr_kernel_pages(
-        layout, p.hash_rules, struct_page_bytes=p.struct_page_bytes, dma_reserve_pages=dma_reserve
+        layout,
+        p.hash_rules,
+        struct_page_bytes=p.struct_page_bytes,
+        dma_reserve_pages=dma_reserve,
+        early_reserved_kib=early_reserved_kib,
     )
     if p.hash_rules == "2.6.18":
         end_pfn = max(end for _, end in layout.ranges_kib) // PAGE_KIB
@@ -294,6 +303,31 @@ def build_hash_tables(
         cmdline=cmdline,
         hashdist=hashdist,
         rules=p.hash_rules,
+    )
+
+
+def _hash_tables_for(
+    calibration: Calibration,
+    layout: Layout,
+    params: KernelParameters,
+    possible: int,
+    cmdline: str,
+    terms: dict[str, float],
+) -> tuple[HashTableSize, ...]:
+    """The hash tables of :func:`reserved_terms`: ``hashdist`` on several nodes (the big
+    tables are vmalloc'ed late: ``mm/page_alloc.c`` @ v6.1); under the 6.10 rules sized from
+    what memblock holds when ``free_area_init()`` ends."""
+    early = params.hash_early_extra_kib + sum(
+        terms.get(k, 0.0) for k in ("image", "initrd", "memmap", "direct_map", "node_data", "crashkernel")
+    )
+    return build_hash_tables(
+        calibration,
+        layout,
+        params,
+        possible_cpu_count=possible,
+        cmdline=cmdline,
+        hashdist=layout.node_count > 1,
+        early_reserved_kib=early,
     )
 
 
@@ -316,10 +350,6 @@ def reserved_terms(
     possible = spec.possible_cpu_count or spec.vcpu_count
     if cmd.possible_cpus is not None:
         possible = cmd.possible_cpus
-    # hashdist: on several nodes the big tables are vmalloc'ed late (mm/page_alloc.c @ v6.1)
-    tables = build_hash_tables(
-        calibration, layout, p, possible_cpu_count=possible, cmdline=spec.cmdline, hashdist=layout.node_count > 1
-    )
     swiotlb = swiotlb_kib(cmd.swiotlb, layout.above_4g) if p.swiotlb_available else 0
     terms: dict[str, float] = {
         "image": p.image_reserved_kib,
@@ -330,9 +360,11 @@ def reserved_terms(
         "initrd": p.initrd_kib,
         "percpu": p.percpu_kib_per_cpu * possible,
         "memmap": memmap_kib(layout, p.memmap_model, p.struct_page_bytes),
-        "hash_early": sum(t.size_kib for t in tables if t.early),
         "swiotlb": swiotlb,
+        "crashkernel": 0.0,
     }
+    tables = _hash_tables_for(calibration, layout, p, possible, spec.cmdline, terms)
+    terms["hash_early"] = sum(t.size_kib for t in tables if t.early)
     notes: list[str] = []
     # optional reservations: the kernel boots without one that finds no room
     optional = {
@@ -353,6 +385,9 @@ def reserved_terms(
             )
             wanted_kib = 0
         terms[term] = wanted_kib
+    if p.hash_rules == "6.10":  # sized from what memblock holds, crashkernel included
+        tables = _hash_tables_for(calibration, layout, p, possible, spec.cmdline, terms)
+        terms["hash_early"] = sum(t.size_kib for t in tables if t.early)
     if arch == "s390x":
         terms["zero_pages"] = s390x_zero_pages_kib(layout.present_kib - sum(terms.values()))
     smp_freed = p.smp_alternatives_kib if not (spec.vcpu_count == 1 and possible > 1) else 0
@@ -369,7 +404,9 @@ def zone_managed_at_init(rt: ReservedTerms) -> tuple[ZoneManaged, ...]:
     chunks, the log buffer and page tables land in the highest zone. s390x: the
     image at the bottom of DMA, the rest top-down. On several NUMA nodes each node
     holds its own memmap and NODE_DATA (measured per node: ``present - managed`` of
-    node 1 of ``64GiB-4cpu-4node`` is its 128 sections' memmap + 172 + 248 + 12 KiB).
+    node 1 of ``64GiB-4cpu-4node`` is its 128 sections' memmap + 172 + 248 + 12 KiB), and
+    each CPU's first per-CPU chunk sits on its node (``mm/percpu.c pcpu_embed_first_chunk()``
+    allocates each unit with ``cpu_to_node()``).
     """
     zones = sorted(rt.layout.zones, key=lambda z: (z.node, z.start_pfn))
     managed = [float(z.present_pages) for z in zones]
@@ -387,14 +424,26 @@ def zone_managed_at_init(rt: ReservedTerms) -> tuple[ZoneManaged, ...]:
         # each node holds its own memmap and NODE_DATA (mm/sparse.c sparse_init_nid(),
         # arch/x86/mm/numa.c alloc_node_data()): measured per node in /proc/zoneinfo
         per_section = memmap_kib_per_section(rt.layout.arch)
-        for node in range(1, rt.layout.node_count):
+        cpus = node_cpu_counts(rt.possible_cpu_count, rt.layout.node_count)
+        for node in range(rt.layout.node_count):
             top = max(i for i, z in enumerate(zones) if z.node == node)
-            own = rt.layout.node_section_count(node) * per_section + t["node_data"] / (rt.layout.node_count - 1)
+            own = (
+                rt.layout.node_section_count(node) * per_section
+                + (t["node_data"] / (rt.layout.node_count - 1) if node else 0.0)
+                + t["percpu"] * cpus[node] / rt.possible_cpu_count
+            )
             _take(managed, top, own / PAGE_KIB, direction=-1)
             top_terms -= own
     # the rest top-down, from the last node's highest zone (memblock allocates top-down)
     _take(managed, len(managed) - 1, max(top_terms, 0.0) / PAGE_KIB, direction=-1)
     return tuple(ZoneManaged(z.node, z.name, max(int(m), 0)) for z, m in zip(zones, managed, strict=True))
+
+
+def node_cpu_counts(cpu_count: int, node_count: int) -> list[int]:
+    """CPUs per node: consecutive blocks, the first ``cpu_count % node_count`` nodes one more
+    (``planner bootlab --numa-nodes``: ``-numa node,cpus=``)."""
+    base, extra = divmod(cpu_count, node_count)
+    return [base + (1 if node < extra else 0) for node in range(node_count)]
 
 
 def _take(managed: list[float], index: int, pages: float, *, direction: int) -> None:
@@ -639,7 +688,11 @@ class HostPrediction:
 
 
 def predict_host(
-    calibration: Calibration, node_memory_kib: list[int] | tuple[int, ...], cpu_count: int, cmdline: str = ""
+    calibration: Calibration,
+    node_memory_kib: list[int] | tuple[int, ...],
+    cpu_count: int,
+    cmdline: str = "",
+    machine: str = "host",
 ) -> HostPrediction:
     """The host kernel's own memory, per NUMA node, for a host running ``calibration``'s kernel.
 
@@ -649,11 +702,16 @@ def predict_host(
     are vmalloc'ed and interleaved (``hashdist``), so they are spread evenly.
     Runtime terms (slab, stacks, vmalloc) are those of the calibration's idle
     boot, spread evenly: a floor, since a real host runs more daemons [model].
+    ``machine="pc"`` lays the nodes out as a qemu ``pc`` guest with ``-numa`` nodes
+    (equal nodes), to check the model against ``planner bootlab --numa-nodes`` boots.
     """
     if cpu_count < 1:
         raise InputError(f"expected at least 1 CPU; found {cpu_count}", field="cpus")
     nodes = tuple(int(m) for m in node_memory_kib)
-    layout = host_layout(calibration.arch, nodes)
+    if machine == "host":
+        layout = host_layout(calibration.arch, nodes)
+    else:
+        layout = guest_layout(calibration.arch, sum(nodes), machine, len(nodes))
     p = calibration.parameters
     cmd = parse_cmdline(cmdline)
     node_count = len(nodes)
@@ -688,7 +746,8 @@ def predict_host(
         node_terms["memmap"] = layout.node_section_count(node) * memmap_kib_per_section(
             calibration.arch, p.struct_page_bytes
         )
-        node_terms["direct_map"] = direct_map_kib(p, layout.present_kib) * nodes[node] / layout.present_kib
+        present_share = layout.node_present_kib(node) / layout.present_kib
+        node_terms["direct_map"] = direct_map_kib(p, layout.present_kib) * present_share
         if node == 0:
             node_terms.update(node0)
         else:
