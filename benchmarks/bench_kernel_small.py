@@ -3,7 +3,7 @@
 For every kernel under ``tests/data/bootlab/`` with guest boots (the shipped Debian 6.1
 kernels and the never-shipped 6.12 backports kernel): calibrate from the 1-vCPU boots at
 128 MiB, 512 MiB and 2 GiB (the sizes ``bench_kernel_accuracy.py`` uses; where one of them
-did not dump, the nearest dump instead) and compare MemTotal and the dmesg ``reserved``
+did not dump, the nearest other dump instead) and compare MemTotal and the dmesg ``reserved``
 figure at every size up to 256 MiB, including boots that panicked after the ``Memory:``
 line (``reserved`` only). For kernels >= 6.10 the table also shows the model with the 6.1
 ``nr_kernel_pages`` rule, as the planner had it before: the Dentry/Inode tables are sized
@@ -50,11 +50,10 @@ def old_hash_rules() -> Iterator[None]:
 
 def _train(logs: list[Evidence]) -> list[Evidence]:
     dumps = [e for e in logs if e.meminfo is not None and e.vcpu_count == 1 and e.memory_kib]
-    chosen = []
+    chosen: list[Evidence] = []
     for mib in TRAIN_MIB:
-        best = min(dumps, key=lambda e: abs((e.memory_kib or 0) - mib * 1024))
-        if best not in chosen:
-            chosen.append(best)
+        left = [e for e in dumps if e not in chosen]
+        chosen.append(min(left, key=lambda e: abs((e.memory_kib or 0) - mib * 1024)))
     return chosen
 
 
@@ -83,13 +82,12 @@ def run(directory: Path) -> tuple[list[str], bool]:
     if new_rules:
         with old_hash_rules():
             before = calibrate(train, name=f"bench-{directory.name}-6.1-rules")
-    head = f"| size | outcome | Dentry entries | reserved | MemTotal model - measured |{' with the 6.1 rule |' if new_rules else ''}"
+    head = "| size | outcome | Dentry entries | reserved | MemTotal model - measured |"
+    head += " with the 6.1 rule |" if new_rules else ""
     lines = [
         f"### {directory.name} ({cal.kernel_release}, hash rules {cal.parameters.hash_rules})",
         "",
-        f"Calibrated on {', '.join(f'{(e.memory_kib or 0) // 1024} MiB' for e in train)} (1 vCPU)"
-        + (f"; extra early memblock {cal.parameters.hash_early_extra_kib:.0f} KiB" if new_rules else "")
-        + ".",
+        f"Calibrated on {', '.join(f'{(e.memory_kib or 0) // 1024} MiB' for e in train)} (1 vCPU).",
         "",
         head,
         "|---|---|---|---|---|" + ("---|" if new_rules else ""),
@@ -104,15 +102,16 @@ def run(directory: Path) -> tuple[list[str], bool]:
         shown = f"{d_total:+d}" if d_total is not None else f"(reserved {d_res:+d})"
         worst = abs(d_total if d_total is not None else d_res)
         ok &= worst <= TOL_KIB
+        outcome = "dump" if e.meminfo else "panic after Memory:"
         row = (
-            f"| {(e.memory_kib or 0) // 1024} MiB | {'dump' if e.meminfo else 'panic after Memory:'} | {dentry} "
+            f"| {(e.memory_kib or 0) // 1024} MiB | {outcome} | {dentry} "
             f"| {e.dmesg.memory.reserved_kib} | {shown} |"
         )
         if new_rules:
             b_res, b_total = _errors(before, e)
             row += f" {b_total:+d} |" if b_total is not None else f" (reserved {b_res:+d}) |"
         lines.append(row)
-    return lines + [""], ok
+    return [*lines, ""], ok
 
 
 def main() -> int:

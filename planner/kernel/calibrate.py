@@ -386,52 +386,6 @@ def _fit_reserved(fit: _Fit, samples: list[_Sample]) -> None:
     fit.set(how, image_reserved_kib=image, direct_map_kib_per_gib=slope, direct_map_free_kib=float(knee))
 
 
-#: 6.10 rules: extra early memblock tried, 0..16 MiB in 64 KiB steps [KiB]
-HASH_EARLY_EXTRA_STEPS_KIB = tuple(64 * k for k in range(257))
-
-
-def _fit_hash_early_extra(fit: _Fit, samples: list[_Sample]) -> None:
-    """6.10 rules: the extra memblock held when ``nr_kernel_pages`` is counted, as the middle of
-    the widest run of candidates that reproduces the most logged Dentry and Inode table sizes."""
-    if fit.params.hash_rules != "6.10":
-        return
-    logged = [
-        (
-            s,
-            {
-                t.name: t.size_bytes
-                for t in s.evidence.dmesg.hash_tables
-                if t.name in ("Dentry cache", "Inode-cache")
-            },
-        )
-        for s in samples
-        if s.evidence.dmesg is not None
-    ]
-    scores = []
-    for extra in HASH_EARLY_EXTRA_STEPS_KIB:
-        params = dataclasses.replace(fit.params, hash_early_extra_kib=float(extra))
-        hits = 0
-        for s, sizes in logged:
-            tables = {t.name: t.size_bytes for t in reserved_terms(fit.draft, s.spec, params).hash_tables}
-            hits += sum(tables.get(name) == size for name, size in sizes.items())
-        scores.append(hits)
-    best = max(scores)
-    runs: list[list[int]] = []
-    for i, score in enumerate(scores):
-        if score == best and runs and runs[-1][-1] == i - 1:
-            runs[-1].append(i)
-        elif score == best:
-            runs.append([i])
-    run = max(runs, key=len)
-    extra = HASH_EARLY_EXTRA_STEPS_KIB[(run[0] + run[-1]) // 2]
-    total = sum(len(sizes) for _, sizes in logged)
-    fit.set(
-        f"measured: middle of {run[0] * 64}..{run[-1] * 64} KiB, where {best}/{total} logged "
-        "Dentry/Inode sizes match",
-        hash_early_extra_kib=float(extra),
-    )
-
-
 def _fit_memtotal_offset(fit: _Fit, runtime: list[_Sample]) -> None:
     """MemTotal against physpages - reserved + what the log says was freed (the model's terms when silent)."""
     p = fit.params
@@ -648,8 +602,6 @@ def calibrate(
     )
     _structural(fit, samples, runtime, era_2_6)
     _fit_reserved(fit, samples)
-    _fit_hash_early_extra(fit, samples)
-    _fit_reserved(fit, samples)  # again, with the 6.10 tables sized
     _fit_memtotal_offset(fit, runtime)
     _fit_runtime(fit, runtime)
     _fit_footprint(fit, samples)

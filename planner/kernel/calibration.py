@@ -94,9 +94,6 @@ class KernelParameters:
     #: "6.1" (alloc_large_system_hash with adapt and low limits), "6.10" (nr_kernel_pages
     #: from free memblock ranges) or "2.6.18"
     hash_rules: str = "6.1"
-    #: 6.10 rules: memblock held when nr_kernel_pages is counted beyond the modelled terms
-    #: (allocations freed again before the ``Memory:`` line), from the logged table sizes
-    hash_early_extra_kib: float = 0.0
     #: sizeof(struct page): 64 with memcg (6.x), 56 on 2.6.18 x86-64
     struct_page_bytes: int = 64
     #: "sparse-vmemmap" (per present section) or "flat" (2.6-era, per spanned page)

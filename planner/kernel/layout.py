@@ -353,7 +353,7 @@ def nr_kernel_pages(
     add new function calc_nr_kernel_pages()", v6.10; ``dma_reserve`` and ``calc_memmap_size()``
     removed): the pages of free memblock ranges at the end of ``free_area_init()``, i.e.
     present pages less everything memblock holds by then (``early_reserved_kib``: the
-    image, initrd, memmap, page tables, NODE_DATA, crashkernel) and, on x86-64 guests,
+    image, initrd, memmap, page tables, NODE_DATA, crashkernel, early log buffer) and, on x86-64 guests,
     the reserved first MiB. Checked on Debian 6.12.95 cloud-amd64: 4096 dentry entries at
     76 MiB where the 6.1 rule gives 16384 (bootlab ``debian-6.12-cloud-amd64``).
     """
