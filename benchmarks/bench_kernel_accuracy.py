@@ -29,9 +29,7 @@ from planner.evidence.records import Evidence
 from planner.kernel.calibrate import calibrate
 from planner.kernel.calibration import Calibration
 from planner.kernel.footprint import boot_footprint_kib
-from planner.kernel.hashtables import hash_tables
-from planner.kernel.layout import guest_layout, nr_kernel_pages
-from planner.kernel.model import GuestSpec, predict
+from planner.kernel.model import GuestSpec, predict, reserved_terms
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "bootlab"
@@ -70,20 +68,9 @@ def _size(kib: int) -> str:
 
 
 def _hash_stats(cal: Calibration, ev: Evidence, stats: dict[str, int]) -> None:
-    """Every hash line of a boot (including boots that panicked later) against the computed table."""
+    """Every hash line of a boot (including boots that panicked later) against the model's table."""
     assert ev.dmesg is not None
-    spec = _spec(ev)
-    layout = guest_layout(cal.arch, spec.memory_kib, spec.machine, spec.node_count)
-    computed = {
-        t.name: t
-        for t in hash_tables(
-            cal.arch,
-            nr_kernel_pages(layout),
-            possible_cpu_count=spec.possible_cpu_count or spec.vcpu_count,
-            cmdline=spec.cmdline,
-            hashdist=spec.node_count > 1,
-        )
-    }
+    computed = {t.name: t for t in reserved_terms(cal, _spec(ev)).hash_tables}
     for line in ev.dmesg.hash_tables:
         if line.name in computed:
             stats["hash_lines"] += 1
