@@ -147,7 +147,8 @@ def run(name: str, dirs: list[Path]) -> tuple[list[str], dict[str, int]]:
         "",
         f"Boot footprint (qemu's resident guest RAM at the end of the dump; fitted on all "
         f"{name} captures from 256 MiB up: base {fp_params.footprint_base_kib / 1024:.1f} MiB, "
-        f"{fp_params.footprint_kib_per_vcpu / 1024:.1f} MiB per extra vCPU): within 10 % or 8 MiB "
+        f"{fp_params.footprint_kib_per_vcpu / 1024:.1f} MiB per extra vCPU, "
+        f"{fp_params.footprint_kib_per_node / 1024:.1f} MiB per extra node): within 10 % or 8 MiB "
         f"for {stats['footprint_ok']}/{stats['footprints']} boots of 192 MiB or more "
         f"(worst {worst_fp_pct:.1f} %).",
         "",
