@@ -93,7 +93,9 @@ def parse_cmdline(text: str) -> Cmdline:
         elif key == "transparent_hugepage":
             fields["transparent_hugepage"] = value
         elif key in ("cma", "vmcp_cma"):
-            fields["cma_kib"] = _size(value.split("@")[0], f"{key}=")
+            size = value.split("@")[0]
+            # cma=0 / vmcp_cma=0 switch the area off (memparse() reads 0 with any suffix)
+            fields["cma_kib"] = 0 if size.rstrip("KMGkmg") == "0" else _size(size, f"{key}=")
         elif key == "cgroup.memory":
             fields["kmem_accounting"] = "nokmem" not in value.split(",")
         elif key == "coherent_pool":
