@@ -53,7 +53,7 @@ from planner.kernel.model import (
     predict,
     predict_host,
 )
-from planner.kernel.tuning_facts import OPTIONS, parse_version
+from planner.kernel.tuning_facts import OPTIONS, kernel_version
 from planner.kernel.tuning_results import (
     Candidate,
     Change,
@@ -155,7 +155,7 @@ class _Context:
 def _facts_skip(ctx: _Context, key: str, option: str) -> Skipped | None:
     """A Skipped when the kernel version does not have ``key``."""
     facts = OPTIONS[key]
-    version = parse_version(ctx.calibration.kernel_release)
+    version = kernel_version(ctx.calibration)
     if facts.exists_in(version):
         return None
     shown = ".".join(str(v) for v in version) if version else "?"
@@ -204,10 +204,14 @@ def _reservation_proposals(ctx: _Context) -> tuple[list[Change], list[Skipped]]:
         ("crashkernel", "no crashkernel= to remove"),
         ("log_buf_len", "no log_buf_len= to remove"),
     ):
-        if key in tokens:
-            changes.append(Change(key, tokens[key], remove=True))
-        else:
+        if key not in tokens:
             skipped.append(Skipped(key, f"remove {key}=", absent))
+        elif key == "crashkernel" and not p.crashkernel_available:
+            skipped.append(
+                Skipped(key, f"remove {tokens[key]}", "this build reserves none (no kdump support)")
+            )
+        else:
+            changes.append(Change(key, tokens[key], remove=True))
     cma_key = "vmcp_cma" if ctx.calibration.arch == "s390x" else "cma"
     cma_kib = getattr(ctx.base.prediction, "cma_kib", 0)
     if not p.cma_available:
@@ -290,9 +294,14 @@ def _evaluate(snapshot: Callable[[str], Snapshot], base: Snapshot, change: Chang
 
 
 def _recommend(
-    snapshot: Callable[[str], Snapshot], base: Snapshot, candidates: Sequence[Candidate]
+    snapshot: Callable[[str], Snapshot],
+    base: Snapshot,
+    candidates: Sequence[Candidate],
+    losers: Sequence[Change],
 ) -> Recommendation:
-    """Merge every candidate, then leave out any whose removal makes the merged line save more."""
+    """Merge every candidate and predict the whole line; leave out any candidate whose removal
+    makes it save more, and add any change that costs alone but saves with the others
+    (``nr_cpus=`` once ``cgroup.memory=nokmem`` has dropped the map that grows with fewer CPUs)."""
     changes = [c.change for c in candidates]
     after = snapshot(apply_changes(base.cmdline, changes))
     dropped: list[Change] = []
@@ -302,8 +311,17 @@ def _recommend(
         if without.kernel_kib < after.kernel_kib:
             changes, after = trial, without
             dropped.append(change)
+    added: list[Change] = []
+    for change in losers:
+        try:
+            with_it = snapshot(apply_changes(base.cmdline, [*changes, change]))
+        except InfeasibleError:
+            continue
+        if with_it.kernel_kib < after.kernel_kib:
+            changes, after = [*changes, change], with_it
+            added.append(change)
     summed = sum(c.saving_kib for c in candidates)
-    return Recommendation(tuple(changes), base, after, summed, tuple(dropped))
+    return Recommendation(tuple(changes), base, after, summed, tuple(dropped), tuple(added))
 
 
 def _tune(
@@ -319,6 +337,7 @@ def _tune(
         proposals += changes
         skipped += skips
     candidates: list[Candidate] = []
+    losers: list[Change] = []
     for change in proposals:
         if (skip := _facts_skip(ctx, change.key, change.label)) is not None:
             skipped.append(skip)
@@ -328,8 +347,9 @@ def _tune(
             candidates.append(result)
         else:
             skipped.append(result)
+            losers.append(change)
     candidates.sort(key=lambda c: -c.saving_kib)
-    rec = _recommend(snapshot, ctx.base, candidates)
+    rec = _recommend(snapshot, ctx.base, candidates, losers)
     cal = ctx.calibration
     return TuneResult(
         target, cal.name, cal.kernel_release, ctx.base, tuple(candidates), tuple(skipped), rec, notes

@@ -37,6 +37,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from planner.kernel.calibration import Calibration
+
 #: a kernel version as numbers: (6, 1), (2, 6, 18)
 Version = tuple[int, ...]
 
@@ -195,3 +197,17 @@ def parse_version(text: str) -> Version | None:
     if len(parts) < 2 or not all(p.isdigit() for p in parts):
         return None
     return tuple(int(p) for p in parts)
+
+
+def kernel_version(calibration: Calibration) -> Version | None:
+    """The calibration's kernel version: its release (``uname -r``), its ``Linux version`` line,
+    or, for a calibration that states no release, the era its hash-table rules follow
+    (``hash_rules: 2.6.18``, the seed's partial calibration)."""
+    for text in (calibration.kernel_release, calibration.linux_version):
+        if (version := parse_version(text)) is not None:
+            return version
+    return (
+        parse_version(calibration.parameters.hash_rules)
+        if calibration.parameters.hash_rules == "2.6.18"
+        else None
+    )

@@ -96,6 +96,7 @@ class Recommendation:
     after: Snapshot
     summed_kib: int  # the candidates' savings added up (what the merge is compared with)
     dropped: tuple[Change, ...] = ()  # candidates left out because the merge saves more without them
+    combined_only: tuple[Change, ...] = ()  # changes that cost alone but save with the others
 
     @property
     def cmdline(self) -> str:
@@ -132,6 +133,7 @@ class TuneResult:
                 "cmdline": rec.cmdline,
                 "changes": [c.label for c in rec.changes],
                 "dropped": [c.label for c in rec.dropped],
+                "combined_only": [c.label for c in rec.combined_only],
                 "saving_kib": rec.saving_kib,
                 "summed_kib": rec.summed_kib,
                 "before_kib": dict(rec.before.totals_kib),
