@@ -235,16 +235,16 @@ def _runtime_proposals(ctx: _Context) -> tuple[list[Change], list[Skipped]]:
         skipped.append(Skipped("nr_cpus", nr_cpus, "no more CPUs possible than online"))
     else:
         changes.append(Change("nr_cpus", nr_cpus))
+    thp = "transparent_hugepage=never"
     if not p.thp_available:
-        skipped.append(
-            Skipped("transparent_hugepage", "transparent_hugepage=never", "no THP in this build/machine")
-        )
+        skipped.append(Skipped("transparent_hugepage", thp, "no THP in this build/machine"))
     elif cmd.transparent_hugepage == "never":
-        skipped.append(
-            Skipped("transparent_hugepage", "transparent_hugepage=never", "already on the command line")
-        )
+        skipped.append(Skipped("transparent_hugepage", thp, "already on the command line"))
+    elif getattr(ctx.base.prediction, "thp_active", True) is False:
+        why = "THP is off already: totalram below 512 MiB (mm/huge_memory.c hugepage_init())"
+        skipped.append(Skipped("transparent_hugepage", thp, why))
     else:
-        changes.append(Change("transparent_hugepage", "transparent_hugepage=never"))
+        changes.append(Change("transparent_hugepage", thp))
     if not cmd.kmem_accounting:
         skipped.append(Skipped("cgroup.memory", "cgroup.memory=nokmem", "already on the command line"))
     else:
