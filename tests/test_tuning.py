@@ -350,3 +350,21 @@ def test_verification_variants() -> None:
     assert kernel_package(_cal("debian12-s390x")) == "linux-image-s390x:s390x"
     with pytest.raises(InputError, match="a host kernel cannot be booted here"):
         verification_variants(tune_host(cal, [64 * GIB], 32), spec)
+
+
+def test_same_usable_memory_is_the_smallest_resized_guest() -> None:
+    """A 128 MiB guest with the recommended line keeps its usable memory at 124 MiB (not 123):
+    what the packing can give back to the host per guest."""
+    cal = _cal("debian12-cloud-amd64")
+    spec = GuestSpec(128 * MIB, 1)
+    rec = tune_guest(cal, spec).recommendation
+    assert rec.same_usable_memory_kib == 124 * MIB
+    target = predict(cal, spec).mem_available_kib
+    for mib, enough in ((124, True), (123, False)):
+        tuned = dataclasses.replace(spec, memory_kib=mib * MIB, cmdline=rec.cmdline)
+        assert (predict(cal, tuned, out_of_range="ignore").mem_available_kib >= target) is enough
+    # never below the smallest size seen to boot (76 MiB), however much is saved
+    big_saving = tune_guest(cal, GuestSpec(96 * MIB, 1, cmdline="log_buf_len=1M crashkernel=16M"))
+    assert big_saving.recommendation.saving_kib > 20 * MIB
+    assert big_saving.recommendation.same_usable_memory_kib == 76 * MIB == cal.min_boot_memory_kib
+    assert tune_host(cal, [64 * GIB], 32).recommendation.same_usable_memory_kib is None

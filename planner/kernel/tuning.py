@@ -36,6 +36,7 @@ Pure: no I/O. All quantities KiB.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -385,7 +386,7 @@ def tune_guest(
     def snapshot(cmdline: str) -> Snapshot:
         return guest_snapshot(
             calibration,
-            GuestSpec(spec.memory_kib, spec.vcpu_count, spec.possible_cpu_count, cmdline, spec.machine),
+            dataclasses.replace(spec, cmdline=cmdline),
             workload_kernel_kib=workload_kernel_kib,
             out_of_range="ignore",
         )
@@ -396,7 +397,47 @@ def tune_guest(
     possible = parse_cmdline(spec.cmdline).possible_cpu_count(spec.possible_cpu_count or spec.vcpu_count)
     ctx = _Context(calibration, base, spec.memory_kib, spec.vcpu_count, possible, hash_min_entries)
     assert isinstance(base.prediction, Prediction)
-    return _tune("guest", ctx, snapshot, base.prediction.notes)
+    result = _tune("guest", ctx, snapshot, base.prediction.notes)
+    same_kib = equivalent_memory_kib(
+        calibration, spec, result.recommendation.cmdline, workload_kernel_kib=workload_kernel_kib
+    )
+    rec = dataclasses.replace(result.recommendation, same_usable_memory_kib=same_kib)
+    return dataclasses.replace(result, recommendation=rec)
+
+
+def equivalent_memory_kib(
+    calibration: Calibration,
+    spec: GuestSpec,
+    cmdline: str,
+    *,
+    workload_kernel_kib: int = 0,
+    step_kib: int = KIB_PER_MIB,
+) -> int:
+    """The smallest guest RAM that, booted with ``cmdline``, keeps the usable memory ``spec`` has:
+    what a tuned guest can be resized to, so that the host fits more of them. [KiB]
+
+    Walks up in ``step_kib`` steps from ``spec.memory_kib`` less the predicted saving (usable
+    memory grows about one for one with RAM; hash tables and watermarks step at sizes), never
+    below the smallest size the calibration saw boot (``min_boot_memory_kib``).
+    """
+    before = guest_snapshot(calibration, spec, workload_kernel_kib=workload_kernel_kib).totals_kib
+    target = before["usable_kib"]
+
+    def usable(memory_kib: int) -> int:
+        trial = dataclasses.replace(spec, memory_kib=memory_kib, cmdline=cmdline)
+        try:
+            return guest_snapshot(calibration, trial, workload_kernel_kib=workload_kernel_kib).totals_kib[
+                "usable_kib"
+            ]
+        except InfeasibleError:
+            return -1
+
+    saving = usable(spec.memory_kib) - target
+    floor_kib = -(-(calibration.min_boot_memory_kib or step_kib) // step_kib) * step_kib
+    memory = max(spec.memory_kib - max(saving, 0) // step_kib * step_kib, floor_kib)
+    while memory < spec.memory_kib and usable(memory) < target:
+        memory += step_kib
+    return memory
 
 
 def tune_host(

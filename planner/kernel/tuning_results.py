@@ -97,6 +97,8 @@ class Recommendation:
     summed_kib: int  # the candidates' savings added up (what the merge is compared with)
     dropped: tuple[Change, ...] = ()  # candidates left out because the merge saves more without them
     combined_only: tuple[Change, ...] = ()  # changes that cost alone but save with the others
+    #: a guest: the smallest RAM with the same usable memory under the merged line (None: a host)
+    same_usable_memory_kib: int | None = None
 
     @property
     def cmdline(self) -> str:
@@ -134,6 +136,7 @@ class TuneResult:
                 "changes": [c.label for c in rec.changes],
                 "dropped": [c.label for c in rec.dropped],
                 "combined_only": [c.label for c in rec.combined_only],
+                "same_usable_memory_kib": rec.same_usable_memory_kib,
                 "saving_kib": rec.saving_kib,
                 "summed_kib": rec.summed_kib,
                 "before_kib": dict(rec.before.totals_kib),
