@@ -86,12 +86,14 @@ class Lab:
 
 @dataclass(frozen=True)
 class BootSpec:
-    """One boot of a campaign: RAM, vCPUs and an optional tag for the log name."""
+    """One boot of a campaign: RAM, vCPUs, an optional tag for the log name, and the kernel
+    arguments when they differ from the lab's (``console=`` and ``panic=-1`` are added)."""
 
     memory_kib: int
     vcpu_count: int = 1
     tag: str = ""
     node_count: int = 1
+    cmdline: str | None = None
 
     @property
     def label(self) -> str:
@@ -311,6 +313,7 @@ def prepare_lab(
 
 def boot_one(lab: Lab, spec: BootSpec, out_dir: Path, stop: threading.Event | None = None) -> BootRecord:
     """Run one boot of a lab; the log goes to ``out_dir/<label>.log``; none once ``stop`` is set."""
+    cmdline = lab.cmdline if spec.cmdline is None else qemu.full_cmdline(lab.arch, spec.cmdline)
     argv = qemu.qemu_argv(
         qemu=lab.qemu,
         arch=lab.arch,
@@ -319,7 +322,7 @@ def boot_one(lab: Lab, spec: BootSpec, out_dir: Path, stop: threading.Event | No
         memory_kib=spec.memory_kib,
         vcpu_count=spec.vcpu_count,
         machine=lab.machine,
-        cmdline=lab.cmdline,
+        cmdline=cmdline,
         accel=lab.accel,
         node_count=spec.node_count,
     )
@@ -337,7 +340,7 @@ def boot_one(lab: Lab, spec: BootSpec, out_dir: Path, stop: threading.Event | No
         machine=lab.machine,
         arch=lab.arch,
         accel=lab.accel,
-        cmdline=lab.cmdline,
+        cmdline=cmdline,
         qemu_argv=list(argv),
         boot_wall_s=run.boot_wall_s,
         outcome=qemu.classify(text, run),

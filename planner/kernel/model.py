@@ -62,6 +62,8 @@ from planner.kernel.layout import (
     memmap_kib_per_section,
     nr_kernel_pages,
 )
+from planner.kernel.percpu import memcg_percpu_map_kib
+from planner.kernel.tuning_facts import parse_version
 from planner.kernel.watermarks import Watermarks, ZoneManaged, mem_available_kib, watermarks
 from planner.units import KIB_PER_GIB, PAGE_KIB, format_kib
 
@@ -91,6 +93,8 @@ TERMS = (
 X86_FIRST_MIB_PAGES = 158
 #: page tables of a resident set: one 8-byte entry per 4 KiB page
 PAGE_TABLE_RAM_DIVISOR = 512
+#: commit faf65dde844a (v5.14): every dynamic per-CPU chunk carries a memcg map
+MEMCG_PERCPU_MAP_SINCE = (5, 14)
 #: DMA atomic pool bounds (kernel/dma/pool.c dma_atomic_pool_init() @ v6.1) [KiB]
 DMA_POOL_MIN_KIB = 128
 DMA_POOL_MAX_KIB = 4096
@@ -352,9 +356,7 @@ def reserved_terms(
         clipped = clip_layout(layout, cmd.mem_limit_kib)
         hidden_kib = layout.present_kib - clipped.present_kib
         layout = clipped
-    possible = spec.possible_cpu_count or spec.vcpu_count
-    if cmd.possible_cpus is not None:
-        possible = cmd.possible_cpus
+    possible = cmd.possible_cpu_count(spec.possible_cpu_count or spec.vcpu_count)
     swiotlb = swiotlb_kib(cmd.swiotlb, layout.above_4g) if p.swiotlb_available else 0
     terms: dict[str, float] = {
         "image": p.image_reserved_kib,
@@ -461,10 +463,35 @@ def _take(managed: list[float], index: int, pages: float, *, direction: int) -> 
         i += direction
 
 
-def dma_pools_kib(count: int, totalram_kib: float) -> int:
-    """DMA atomic pools: per pool 128 KiB per GiB of RAM, 128 KiB .. 4 MiB (kernel/dma/pool.c @ v6.1)."""
+def dma_pools_kib(count: int, totalram_kib: float, coherent_pool_kib: int | None = None) -> int:
+    """DMA atomic pools: per pool 128 KiB per GiB of RAM, 128 KiB .. 4 MiB (kernel/dma/pool.c @ v6.1).
+
+    ``coherent_pool=`` sets each pool's size instead (0 keeps the default); ``atomic_pool_expand()``
+    allocates it as one block of ``get_order(size)`` pages, at most ``MAX_ORDER - 1`` (4 MiB).
+    Measured: ``coherent_pool=4K`` prints ``DMA: preallocated 4 KiB ... pool`` three times at 128 MiB
+    (tests/data/bootlab/tune/cloud-amd64/128MiB-1cpu-coherent_pool4K.log).
+    """
+    if coherent_pool_kib:
+        pages = -(-coherent_pool_kib // PAGE_KIB)
+        return count * min(PAGE_KIB << (pages - 1).bit_length(), DMA_POOL_MAX_KIB)
     per_pool = (int(totalram_kib) // PAGE_KIB // 8192) * PAGE_KIB
     return count * min(max(per_pool, DMA_POOL_MIN_KIB), DMA_POOL_MAX_KIB)
+
+
+def vmalloc_used_kib(
+    calibration: Calibration, params: KernelParameters, cmd: Cmdline, possible_cpu_count: int
+) -> float:
+    """VmallocUsed less kernel stacks at idle: the calibrated ``a + b / possible CPUs``. [KiB]
+
+    ``b / possible`` is the memcg ``obj_cgroups`` map of the first dynamic per-CPU chunk [1];
+    ``cgroup.memory=nokmem`` drops it (:func:`planner.kernel.percpu.memcg_percpu_map_kib`, twice
+    the unit size, since v5.14): measured -4104 KiB at 1 vCPU on cloud-amd64 (model -4096).
+    """
+    used = params.vmalloc_kib + params.vmalloc_kib_cpu_inverse / possible_cpu_count
+    version = parse_version(calibration.kernel_release)
+    if not cmd.kmem_accounting and version is not None and version >= MEMCG_PERCPU_MAP_SINCE:
+        used -= memcg_percpu_map_kib(calibration.arch, params.percpu_kib_per_cpu, possible_cpu_count)
+    return max(used, 0.0)
 
 
 @dataclass(frozen=True)
@@ -512,9 +539,9 @@ def runtime_terms(
         slab_kib=p.slab_kib + p.slab_kib_per_vcpu * extra_vcpus,
         sreclaimable_kib=p.sreclaimable_kib,
         kernel_stacks_kib=p.kernel_stacks_kib + p.kernel_stacks_kib_per_vcpu * extra_vcpus,
-        vmalloc_kib=p.vmalloc_kib + p.vmalloc_kib_cpu_inverse / rt.possible_cpu_count,
+        vmalloc_kib=vmalloc_used_kib(calibration, p, rt.cmdline, rt.possible_cpu_count),
         hash_late_kib=sum(t.size_kib for t in rt.hash_tables if not t.early),
-        dma_pools_kib=dma_pools_kib(p.dma_pool_count, rt.totalram_at_print_kib),
+        dma_pools_kib=dma_pools_kib(p.dma_pool_count, rt.totalram_at_print_kib, rt.cmdline.coherent_pool_kib),
         other_kib=p.other_kib + p.other_kib_per_vcpu * extra_vcpus,
         pcp_kib=max(min(pcp_fill, p.pcp_low_fraction * wm.low_kib), 0.0),
         watermarks=wm,
@@ -741,7 +768,7 @@ def predict_host(
         "percpu": p.percpu_kib_per_cpu * cpu_count,
         "slab": p.slab_kib + p.slab_kib_per_vcpu * (cpu_count - 1),
         "kernel_stacks": p.kernel_stacks_kib + p.kernel_stacks_kib_per_vcpu * (cpu_count - 1),
-        "vmalloc": p.vmalloc_kib + p.vmalloc_kib_cpu_inverse / cpu_count,
+        "vmalloc": vmalloc_used_kib(calibration, p, cmd, cpu_count),
         "runtime_other": p.other_kib + p.other_kib_per_vcpu * (cpu_count - 1),
     }
     per_node: list[dict[str, float]] = []
