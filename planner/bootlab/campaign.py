@@ -663,6 +663,8 @@ def run_campaign(
                 progress=progress,
             )
             return CampaignResult(lab, out_dir, fm.records, out_dir / MANIFEST_NAME, fm)
-        specs = [BootSpec(m, n, tag, k) for k in node_counts for n in vcpu_counts for m in memory_kib]
+        specs = [
+            BootSpec(m, n, tag, node_count=k) for k in node_counts for n in vcpu_counts for m in memory_kib
+        ]
         records = run_boots(lab, specs, out_dir, jobs=jobs, progress=progress)
         return CampaignResult(lab, out_dir, records, out_dir / MANIFEST_NAME)

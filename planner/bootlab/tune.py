@@ -157,7 +157,7 @@ def verify_tuning(
         timeout_s=timeout_s,
         busybox=busybox,
     )
-    boots = [BootSpec(spec.memory_kib, spec.vcpu_count, v.tag, v.cmdline) for v in variants]
+    boots = [BootSpec(spec.memory_kib, spec.vcpu_count, v.tag, cmdline=v.cmdline) for v in variants]
     records = campaign.run_boots(lab, boots, out_dir, jobs=jobs, progress=progress)
     checks: list[tuple[str, ChangeCheck]] = []
     failed: list[tuple[str, str]] = []
