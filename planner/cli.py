@@ -76,6 +76,9 @@ BootMemory = Annotated[
     str, typer.Option("--memory", help="Guest sizes, comma-separated (128MiB,512MiB,2GiB).")
 ]
 BootVcpus = Annotated[str, typer.Option("--vcpus", help="vCPU counts, comma-separated.")]
+BootNumaNodes = Annotated[
+    str, typer.Option("--numa-nodes", help="NUMA node counts (qemu -numa, x86_64), comma-separated.")
+]
 BootArch = Annotated[str | None, typer.Option("--arch", help="x86_64 or s390x; default: the kernel image's.")]
 BootMachine = Annotated[
     str | None, typer.Option("--machine", help="pc | q35 (x86_64), s390-ccw-virtio (s390x).")
@@ -118,6 +121,7 @@ def bootlab(
     output: BootOutput,
     memory: BootMemory = "128MiB",
     vcpus: BootVcpus = "1",
+    numa_nodes: BootNumaNodes = "1",
     arch: BootArch = None,
     machine: BootMachine = None,
     cmdline: BootCmdline = "loglevel=8 log_buf_len=1M",
@@ -147,8 +151,9 @@ def bootlab(
     from planner.workflows import bootlab as workflow
 
     request = workflow.bootlab_request(
-        kernel, output, memory=memory, vcpus=vcpus, accel=accel, calibrate=calibrate, find_min=find_min,
-        step=step, arch=arch, machine=machine, cmdline=cmdline, tag=tag, timeout_s=timeout, jobs=jobs,
+        kernel, output, memory=memory, vcpus=vcpus, numa_nodes=numa_nodes, accel=accel,
+        calibrate=calibrate, find_min=find_min, step=step, arch=arch, machine=machine, cmdline=cmdline,
+        tag=tag, timeout_s=timeout, jobs=jobs,
         busybox=busybox, allow_system_changes=allow_system_changes,
     )  # fmt: skip
     show = sys.stderr.isatty() if progress is None else progress

@@ -104,6 +104,8 @@ LONG_FUNCTIONS = {
     "evidence/slabinfo.py:parse_slabtop",  # split in phase 2
     "bootlab/campaign.py:prepare_lab",  # split in phase 2
     "bootlab/campaign.py:find_min",  # split in phase 2
+    "bootlab/campaign.py:run_campaign",  # split in phase 2 (grew with --numa-nodes)
+    "bootlab/qemu.py:run_qemu",  # split in phase 2 (grew with the resident-RAM capture)
 }
 
 

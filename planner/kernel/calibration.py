@@ -35,6 +35,10 @@ class KernelParameters:
     image_reserved_kib: float = 0.0
     #: kernel direct-map page tables per GiB of RAM (s390x under TCG maps with 4 KiB pages)
     direct_map_kib_per_gib: float = 0.0
+    #: RAM whose direct-map page tables the image's own pool covers (x86-64 brk ``pgt_buf``)
+    direct_map_free_kib: float = 0.0
+    #: ``NODE_DATA(n) allocated`` per NUMA node beyond the first (pg_data_t)
+    node_data_kib: int = 0
     #: first per-CPU chunk per possible CPU (``percpu: Embedded N pages/cpu``)
     percpu_kib_per_cpu: int = 0
     #: ``Freeing unused kernel image ...``, ``unused decrypted``, ``early sccb`` ...
@@ -66,6 +70,14 @@ class KernelParameters:
     pcp_kib_per_gib: float = 0.0
     pcp_kib_per_vcpu: float = 0.0
     pcp_low_fraction: float = 1.0
+    # --- on the host ---------------------------------------------------------------
+    #: guest RAM resident on the host after boot = min(RAM, base + per_vcpu * (vCPUs - 1)
+    #: + per_node * (NUMA nodes - 1) + what the kernel touches in proportion to RAM)
+    #: (:mod:`planner.kernel.footprint`);
+    #: 0: not measured
+    footprint_base_kib: float = 0.0
+    footprint_kib_per_vcpu: float = 0.0
+    footprint_kib_per_node: float = 0.0
     # --- build configuration -----------------------------------------------------
     thp_available: bool = True
     swiotlb_available: bool = True
@@ -75,7 +87,8 @@ class KernelParameters:
     #: DMA atomic pools (kernel/dma/pool.c): kernel, DMA, DMA32 on x86-64
     dma_pool_count: int = 3
     pageblock_kib: int = 2048
-    #: "6.1" (alloc_large_system_hash with adapt and low limits) or "2.6.18"
+    #: "6.1" (alloc_large_system_hash with adapt and low limits), "6.10" (nr_kernel_pages
+    #: from free memblock ranges) or "2.6.18"
     hash_rules: str = "6.1"
     #: sizeof(struct page): 64 with memcg (6.x), 56 on 2.6.18 x86-64
     struct_page_bytes: int = 64
@@ -187,6 +200,8 @@ def parameter_unit(name: str) -> str:
         return "KiB/vCPU"
     if name.endswith("_kib_per_cpu"):
         return "KiB/CPU"
+    if name.endswith("_kib_per_node"):
+        return "KiB/node"
     if name.endswith("_kib_cpu_inverse"):
         return "KiB*CPU"
     if name.endswith("_kib"):

@@ -29,6 +29,7 @@ class BootlabRequest:
     output: Path
     memory_kib: tuple[int, ...]
     vcpu_counts: tuple[int, ...]
+    node_counts: tuple[int, ...]  #: NUMA nodes of each boot (qemu -numa)
     arch: str | None
     machine: str | None
     cmdline: str
@@ -43,8 +44,8 @@ class BootlabRequest:
 
     @property
     def boot_count(self) -> int:
-        """Boots of a full campaign (every size at every vCPU count)."""
-        return len(self.memory_kib) * len(self.vcpu_counts)
+        """Boots of a full campaign (every size at every vCPU and node count)."""
+        return len(self.memory_kib) * len(self.vcpu_counts) * len(self.node_counts)
 
 
 def _comma_list(text: str, parse: Callable[[str], int], field: str) -> tuple[int, ...]:
@@ -54,9 +55,9 @@ def _comma_list(text: str, parse: Callable[[str], int], field: str) -> tuple[int
     return tuple(parse(t) for t in items)
 
 
-def _positive_int(text: str) -> int:
+def _positive_int(text: str, field: str = "--vcpus") -> int:
     if not text.isdigit() or int(text) < 1:
-        raise InputError(f"expected a positive whole number; found {text!r}", field="--vcpus")
+        raise InputError(f"expected a positive whole number; found {text!r}", field=field)
     return int(text)
 
 
@@ -66,6 +67,7 @@ def bootlab_request(
     *,
     memory: str,
     vcpus: str,
+    numa_nodes: str = "1",
     accel: str,
     calibrate: str | None,
     find_min: bool,
@@ -89,11 +91,13 @@ def bootlab_request(
         )
     sizes = _comma_list(memory, lambda t: parse_size_kib(t, field="--memory"), "--memory")
     counts = _comma_list(vcpus, _positive_int, "--vcpus")
+    nodes = _comma_list(numa_nodes, lambda t: _positive_int(t, "--numa-nodes"), "--numa-nodes")
     return BootlabRequest(
         kernel=kernel,
         output=output,
         memory_kib=sizes,
         vcpu_counts=counts,
+        node_counts=nodes,
         arch=arch,
         machine=machine,
         cmdline=cmdline,
@@ -114,8 +118,9 @@ def run_bootlab(
     """Boot every size at every vCPU count (or bisect for the smallest), then calibrate."""
     r = request
     campaign = run_campaign(
-        r.kernel, r.output, memory_kib=r.memory_kib, vcpu_counts=r.vcpu_counts, arch=r.arch,
-        machine=r.machine, cmdline=r.cmdline, tag=r.tag, accel=r.accel, timeout_s=r.timeout_s,
+        r.kernel, r.output, memory_kib=r.memory_kib, vcpu_counts=r.vcpu_counts,
+        node_counts=r.node_counts, arch=r.arch, machine=r.machine, cmdline=r.cmdline, tag=r.tag,
+        accel=r.accel, timeout_s=r.timeout_s,
         jobs=r.jobs, find_min_step_kib=r.find_min_step_kib, busybox=r.busybox,
         allow_system_changes=r.allow_system_changes, progress=progress,
     )  # fmt: skip
