@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema
+from pydantic.config import JsonDict
 
 from planner.errors import InputError
 from planner.inputs.yaml import LineMap, dotted, line_of
@@ -163,12 +164,39 @@ class HugepagesModel(_Strict):
     per_node: SizeKiB = Field(description="Pool size on each node, e.g. 16GiB (a multiple of page_size).")
 
 
+#: the two forms of a host (``planner schema`` states that a host takes one of them)
+_ONE_FORM: JsonDict = {
+    "not": {
+        "anyOf": [
+            {"required": [ram, cap]}
+            for ram in ("memory", "node_memory")
+            for cap in ("capacity", "node_capacity")
+        ]
+    }
+}
+
+
 class HostModel(_Strict):
-    """The host: RAM, NUMA nodes, CPUs, host kernel and hypervisor."""
+    """The host: RAM, NUMA nodes, CPUs, host kernel and hypervisor; or, for a capacity-only host,
+    the memory its guests may take (``capacity:``) instead of RAM and a host kernel."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_ONE_FORM)
 
     memory: SizeKiB | None = Field(default=None, description="Total RAM, e.g. 64GiB (or give node_memory).")
     node_memory: list[SizeKiB] | None = Field(
         default=None, min_length=1, description="RAM of each NUMA node; default: memory split evenly."
+    )
+    capacity: SizeKiB | None = Field(
+        default=None,
+        description="A capacity-only host, instead of memory: what guests and their hypervisor overhead may "
+        "take, e.g. 1536MiB (a cgroup's memory.max, a systemd slice's MemoryMax=, a Kubernetes node's "
+        "allocatable memory); no host kernel and no hypervisor reserve come off it. Split evenly over "
+        "numa_nodes (default 1).",
+    )
+    node_capacity: list[SizeKiB] | None = Field(
+        default=None,
+        min_length=1,
+        description="A capacity-only host's capacity on each NUMA node, instead of node_memory.",
     )
     numa_nodes: int | None = Field(
         default=None, ge=1, le=MAX_NUMA_NODES, description="NUMA nodes (default 1)."
@@ -176,7 +204,8 @@ class HostModel(_Strict):
     cpus: int = Field(ge=1, le=MAX_CPU_COUNT, description="Host CPUs (threads) guests' vCPUs share.")
     kernel: str | None = Field(
         default=None,
-        description="Host kernel calibration (see `planner profiles`); needed for Linux hosts (KVM).",
+        description="Host kernel calibration (see `planner profiles`); needed for Linux hosts (KVM), "
+        "not taken by a capacity-only host.",
     )
     cmdline: str = Field(default="", description="Host kernel command line (crashkernel=, hash sizes ...).")
     hypervisor: str = Field(description="Hypervisor profile, e.g. kvm-qemu, xen-pv, zvm, esxi.")
@@ -184,7 +213,9 @@ class HostModel(_Strict):
         default=None, description="Memory the operator keeps back on the host, split evenly over the nodes."
     )
     hypervisor_reserve: SizeKiB | None = Field(
-        default=None, description="Overrides the hypervisor profile's own reserve (dom0, CP, VMkernel)."
+        default=None,
+        description="Overrides the hypervisor profile's own reserve (dom0, CP, VMkernel); "
+        "none on a capacity-only host unless given.",
     )
     vcpu_ratio: float = Field(
         default=16.0,

@@ -70,7 +70,7 @@ def _plan_text(result: FitResult, plan: PlanResult) -> list[str]:
     def row(label: str, values: list[int]) -> None:
         rows.append([label, *[_mib(v) for v in values], _mib(sum(values))])
 
-    row("RAM", [n.memory_kib for n in nodes])
+    row("capacity given" if result.capacity_only else "RAM", [n.memory_kib for n in nodes])
     row("- host kernel", [n.host_kernel_kib for n in nodes])
     row("- hypervisor reserve", [n.hypervisor_reserve_kib for n in nodes])
     row("- operator reserve", [n.operator_reserve_kib for n in nodes])
@@ -101,8 +101,12 @@ def fit_text(result: FitResult) -> str:
     kernel = result.host_kernel or "none"
     if result.host_kernel and not result.host_kernel_applied:
         kernel += " (not subtracted)"
+    if result.capacity_only:
+        kernel = "none (capacity-only host)"
     lines = [
-        f"{result.host_file}: {format_kib(result.host_memory_kib)}, "
+        f"{result.host_file}: {format_kib(result.host_memory_kib)}"
+        + (" for guests (capacity-only)" if result.capacity_only else "")
+        + ", "
         f"{len(result.guaranteed.nodes)} NUMA node(s), "
         f"{result.cpu_count} CPUs x {result.vcpu_ratio:g} vCPUs; "
         f"hypervisor {result.hypervisor}; "
@@ -142,10 +146,29 @@ def fit_text(result: FitResult) -> str:
             "guest RAM counted as resident "
             + ", ".join(f"{p} {_mib(v)} MiB" for p, v in result.scenario.resident_kib.items())
         )
+        if result.spec.scenario is not None and result.spec.scenario.resident == "expected":
+            lines.append("boot footprint (expected resident = footprint + workload): " + _footprints(result))
         lines += _plan_text(result, result.scenario)
     for note in result.notes:
         lines.append(f"note: {note}")
     return "\n".join(lines)
+
+
+#: how the text and the report name a boot footprint's source (:data:`planner.results.FootprintSource`)
+FOOTPRINT_SOURCE_WORDS = {
+    "profile": "measured, in its profile",
+    "model": "kernel model",
+    None: "none: full size counted",
+}
+
+
+def _footprints(result: FitResult) -> str:
+    return ", ".join(
+        f"{pg.name} "
+        + (f"{_mib(pg.boot_footprint_kib)} MiB " if pg.boot_footprint_kib is not None else "")
+        + f"({FOOTPRINT_SOURCE_WORDS[pg.boot_footprint_source]})"
+        for pg in result.per_guest.values()
+    )
 
 
 # --- check ----------------------------------------------------------------------------------------

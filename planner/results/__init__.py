@@ -10,7 +10,7 @@ the boot lab).
 
 from planner.results.check import CheckDomain, CheckNode, CheckResult, HostCheck
 from planner.results.common import InputFile
-from planner.results.fit import FitResult, NodeResult, PerGuest, PlanResult, SweepPoint
+from planner.results.fit import FitResult, FootprintSource, NodeResult, PerGuest, PlanResult, SweepPoint
 from planner.results.kernel import CalibrateResult, PredictResult, ProfileListing
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "CheckNode",
     "CheckResult",
     "FitResult",
+    "FootprintSource",
     "HostCheck",
     "InputFile",
     "NodeResult",

@@ -168,8 +168,10 @@ def analyze_host(snap: HostSnapshot, settings: CheckSettings = CheckSettings()) 
 # --- nodes ----------------------------------------------------------------------------------------
 def _host_nodes(snap: HostSnapshot, host: HostSpec | None, out: _Report) -> _Nodes:
     """The nodes: libvirt's NUMA cells, else the host file's nodes, else one node of the host's
-    memory; the memory sources cross-checked."""
-    if snap.nodes:
+    memory; the memory sources cross-checked. A capacity-only host file's capacity stands in
+    for the cells (what the guests may take, e.g. their cgroup's limit)."""
+    capacity_only = host is not None and host.capacity_only
+    if snap.nodes and not capacity_only:
         nodes = _Nodes(
             tuple(n.node_id for n in snap.nodes),
             tuple(n.memory_kib for n in snap.nodes),
@@ -180,7 +182,10 @@ def _host_nodes(snap: HostSnapshot, host: HostSpec | None, out: _Report) -> _Nod
         count = len(host.node_memory_kib)
         nodes = _Nodes(tuple(range(count)), host.node_memory_kib, (None,) * count, from_cells=False)
         out.notes.append(
-            f"{snap.driver} reports no NUMA cells: node memory from the host file {host.origin.file}"
+            f"capacity-only host file {host.origin.file}: {format_kib(host.memory_kib)} for guests in "
+            "place of the host's memory; no host kernel subtracted"
+            if capacity_only
+            else f"{snap.driver} reports no NUMA cells: node memory from the host file {host.origin.file}"
         )
     else:
         nodes = _Nodes((0,), (snap.info_memory_kib,), (snap.free_kib,), from_cells=False)
@@ -252,7 +257,8 @@ def _budget(
 ) -> tuple[Calibration | None, NodeBudget, tuple[int, ...]]:
     """(host kernel calibration, each node's budget, the host kernel's watermark reserves per node)."""
     zero = (0,) * len(nodes.ids)
-    cal = _host_calibration(snap, host, notes) if hypervisor.host_kernel_scope == "node" else None
+    modelled = hypervisor.host_kernel_scope == "node" and not (host is not None and host.capacity_only)
+    cal = _host_calibration(snap, host, notes) if modelled else None
     kernel_kib, reserves_kib = zero, zero
     if cal is not None:
         use = host_kernel_use(cal, nodes.memory_kib, cpu_count, host.cmdline if host is not None else "")

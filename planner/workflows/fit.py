@@ -19,7 +19,7 @@ from planner.capacity.demand import guest_demand
 from planner.capacity.nodes import NodeBudget, host_kernel_range_note, host_kernel_use, node_budget
 from planner.capacity.solver import GuestKind, NodeCapacity, PackingProblem, Plan, solve
 from planner.errors import InfeasibleError, InputError
-from planner.inputs.hostfile import load_host_file, located
+from planner.inputs.hostfile import host_file_from_data, load_host_file, located
 from planner.inputs.specs import HostFile, HostSpec, Scenario
 from planner.results import FitResult, NodeResult, PerGuest, PlanResult
 from planner.units import format_kib
@@ -37,7 +37,52 @@ def fit(host_path: str | Path) -> FitResult:
     InfeasibleError
         A workload that fits no guest size, or minimum counts that do not fit.
     """
-    host_file = load_host_file(host_path)
+    return fit_host_file(load_host_file(host_path))
+
+
+def fit_capacity(
+    profile: str,
+    capacity_kib: int,
+    cpu_count: int,
+    *,
+    hypervisor: str = "qemu-tcg",
+    vcpu_ratio: float | None = None,
+) -> FitResult:
+    """Guests of one profile on a capacity-only host of ``capacity_kib`` (a memory-capped
+    cgroup): the guaranteed count (full size resident) and, as the scenario ``expected``,
+    the expected count (boot footprint + workload resident). What ``planner density`` compares
+    the guests it boots with; the host file it stands for::
+
+        host: {capacity: <capacity_kib>KiB, cpus: <cpu_count>, hypervisor: <hypervisor>}
+        guests: [{profile: <profile>}]
+        scenario: {name: expected, resident: expected}
+
+    Parameters
+    ----------
+    profile
+        A guest profile name, or a path to a profile YAML.
+    capacity_kib
+        What the guests and their hypervisor overhead may take (the cgroup's ``memory.max``). [KiB]
+    cpu_count
+        Host CPUs (the vCPU limit is ``cpu_count * vcpu_ratio``).
+    hypervisor
+        The hypervisor profile whose per-guest overhead is counted (qemu under TCG by default).
+    vcpu_ratio
+        vCPUs per host CPU; default the host-file default (16).
+    """
+    host: dict[str, object] = {"capacity": f"{capacity_kib}KiB", "cpus": cpu_count, "hypervisor": hypervisor}
+    if vcpu_ratio is not None:
+        host["vcpu_ratio"] = vcpu_ratio
+    data = {
+        "host": host,
+        "guests": [{"profile": profile}],
+        "scenario": {"name": "expected", "resident": "expected"},
+    }
+    return fit_host_file(host_file_from_data(data, f"<capacity-only host of {capacity_kib} KiB>"))
+
+
+def fit_host_file(host_file: HostFile) -> FitResult:
+    """:func:`fit` of a host file already read (:func:`planner.inputs.hostfile.load_host_file`)."""
     host = host_file.host
     notes: list[str] = []
     per_guest = {g.name: size_guest(g, i, host_file) for i, g in enumerate(host_file.guests)}
@@ -69,6 +114,7 @@ def fit(host_path: str | Path) -> FitResult:
         host_kernel=host.kernel.name if host.kernel else None,
         host_kernel_applied=host.kernel is not None and host.hypervisor.host_kernel_scope == "node",
         host_memory_kib=host.memory_kib,
+        capacity_only=host.capacity_only,
         cpu_count=host.cpu_count,
         vcpu_ratio=host.vcpu_ratio,
         objective=host_file.objective,
@@ -137,7 +183,10 @@ def _expected_resident_kib(pg: PerGuest, scenario: Scenario, notes: list[str]) -
     resident = pg.guest_memory_kib
     if scenario.resident == "expected":
         if pg.boot_footprint_kib is None:
-            notes.append(f"{pg.name}: no measured boot footprint; scenario counts its full size as resident")
+            notes.append(
+                f"{pg.name}: no boot footprint (none measured in its profile, no footprint model in "
+                f"kernel calibration {pg.kernel}); scenario counts its full size as resident"
+            )
         else:
             resident = min(
                 resident, pg.boot_footprint_kib + (pg.workload_user_kib or 0) + pg.workload_kernel_kib
@@ -325,7 +374,8 @@ def _reserve_problem(host: HostSpec, budget: NodeBudget, k: int) -> tuple[str, s
             f"kernel and hypervisor reserve leave on {where}, with room for the guests' overhead; "
             f"found {format_kib(huge_kib)}"
         )
-    key = "node_memory" if "node_memory" in host.key_lines else "memory"
+    ram = ("capacity", "node_capacity") if host.capacity_only else ("memory", "node_memory")
+    key = ram[1] if ram[1] in host.key_lines else ram[0]
     return key, (
         f"expected more memory on {where} than the host kernel ({format_kib(kernel_kib)}) and "
         f"the {host.hypervisor.name} reserve ({format_kib(hyp_kib)}) take; nothing is left for guests"
