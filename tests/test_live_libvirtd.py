@@ -149,6 +149,50 @@ def test_permission_denied_is_a_clear_per_host_error(lab: libvirt_lab.LibvirtLab
     assert "Permission denied" in host["error"]
 
 
+def test_calibrate_host_on_the_lab_guests(lab: libvirt_lab.LibvirtLab, tmp_path: Path) -> None:
+    """A second guest of another size and vCPU count (about 5 s to boot) lets the fit identify
+    the per-vCPU term beside the fixed one; the profile written plans a host."""
+    extra = "planner-live-extra"
+    lab.boot_extra_guest(extra, 256 * 1024, 2)
+    try:
+        out = tmp_path / "lab-tcg.yaml"
+        proc = subprocess.run(
+            [sys.executable, "-m", "planner", "calibrate-host", "--json", "-o", str(out), lab.uri],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+    finally:
+        lab.destroy_guest(extra)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    result = json.loads(proc.stdout)
+    assert result["base"] == "qemu-tcg" and result["output"] == str(out)  # the guests are type='qemu'
+    domains = {d["name"]: d for d in result["domains"]}
+    assert set(domains) == {libvirt_lab.GUEST_NAME, extra}
+    assert (domains[extra]["memory_kib"], domains[extra]["vcpus"]) == (256 * 1024, 2)
+    params = result["parameters"]
+    assert params["process_kib"]["fitted"] and params["per_extra_vcpu_kib"]["fitted"]
+    # two domains whose size and vCPUs both differ: the per-MiB term cannot be told apart
+    assert not params["page_table_ram_divisor"]["fitted"]
+    assert "cannot be told apart" in result["kept"]["page_table_ram_divisor"]
+    # TCG: 94.2 MiB and about 2.4 MiB per extra vCPU in reference/libvirt-recipes.md §3
+    assert 0.5 * 94 * 1024 < params["process_kib"]["value"] < 1.5 * 94 * 1024
+    assert 0 < params["per_extra_vcpu_kib"]["value"] < 8 * 1024
+    assert all(d["residual_kib"] == d["measured_kib"] - d["predicted_kib"] for d in domains.values())
+    assert any("fit is exact" in n for n in result["notes"])
+    # usable as hypervisor: in a host file; its measured overhead applies to the guests
+    profile = load_hypervisor_profile(str(out))
+    assert profile.params.process_kib == params["process_kib"]["value"]
+    assert lab.uri in profile.sources["process_kib"].source
+    host = tmp_path / "host.yaml"
+    host.write_text(
+        "host:\n  capacity: 1GiB\n  cpus: 2\n  hypervisor: ./lab-tcg.yaml\n"
+        "guests:\n  - profile: kvm-cloud-128mib\n"
+    )
+    fitted = api.fit(host).per_guest["kvm-cloud-128mib"]
+    assert fitted.host_overhead_kib == profile.host_overhead_kib(128 * 1024, 1)
+
+
 def test_daemon_restarted_mid_check(lab: libvirt_lab.LibvirtLab) -> None:
     """A connection opened before the daemon restarts fails with a clear error; a new check works
     (libvirtd reconnects to the running guest). Runs last: it restarts the shared daemon."""

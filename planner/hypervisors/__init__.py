@@ -114,6 +114,10 @@ class HypervisorProfile:
     model: str
     params: Any
     sources: Mapping[str, ParameterSource]
+    path: str | None = None  #: the file it was read from
+    #: made by ``planner calibrate-host`` from a host's own qemu processes (its ``fit:``): on
+    #: that host it stands for every guest of its model, whichever profile the guest lists
+    measured_on_host: bool = False
 
     @property
     def stack(self) -> Stack:

@@ -312,6 +312,30 @@ class ParameterModel(_Strict):
     source: str = Field(min_length=1)
 
 
+class FitDomainModel(_Strict):
+    """One measured domain of a ``planner calibrate-host`` fit, with its residual."""
+
+    uri: str
+    name: str
+    memory_kib: int = Field(ge=1)
+    vcpus: int = Field(ge=1, le=MAX_CPU_COUNT)
+    measured_kib: int = Field(description="qemu process RSS - resident guest RAM + page tables.")
+    predicted_kib: int = Field(description="The profile's qemu-process overhead (libvirtd's share apart).")
+    residual_kib: int = Field(description="measured - predicted.")
+
+
+class HypervisorFitModel(_Strict):
+    """How ``planner calibrate-host`` made a hypervisor profile: hosts, date, terms, residuals."""
+
+    command: str
+    date: str
+    base: str = Field(description="The profile whose values were kept for the terms not fitted.")
+    fitted: list[str]
+    kept: dict[str, str] = Field(description="Parameter -> why the base's value was kept.")
+    rms_residual_kib: float
+    domains: list[FitDomainModel] = Field(min_length=1)
+
+
 class HypervisorProfileModel(_Strict):
     """A hypervisor profile file (``profiles/hypervisors/*.yaml``)."""
 
@@ -319,6 +343,7 @@ class HypervisorProfileModel(_Strict):
     description: str
     model: str
     parameters: dict[str, ParameterModel]
+    fit: HypervisorFitModel | None = Field(default=None, description="Set by planner calibrate-host.")
 
 
 def host_file_schema() -> dict[str, Any]:

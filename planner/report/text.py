@@ -24,6 +24,7 @@ from planner.units import KIB_PER_MIB, format_kib
 
 if TYPE_CHECKING:  # the boot lab is loaded only by planner bootlab
     from planner.results.bootlab import BootlabResult
+    from planner.results.calibrate_host import HostCalibrationResult
 
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -330,6 +331,45 @@ def calibrate_text(result: CalibrateResult) -> str:
         lines.append(f"skipped {source}: {reason}")
     if result.output:
         lines.append(f"wrote {result.output}")
+    return "\n".join(lines)
+
+
+def calibrate_host_text(result: HostCalibrationResult) -> str:
+    """The measured domains with their residuals, each parameter fitted or kept, the profile."""
+    lines = [
+        f"{', '.join(result.uris)}: hypervisor profile {result.name!r} fitted on "
+        f"{count_text(len(result.domains), 'domain')} on {result.date} (base {result.base})",
+        "",
+    ]
+    rows = [["domain", "type", "RAM MiB", "vCPUs", "measured MiB", "profile MiB", "residual KiB"]]
+    for d in result.domains:
+        rows.append(
+            [
+                printable(d.name),
+                d.domain_type,
+                _mib(d.memory_kib),
+                str(d.vcpu_count),
+                _mib(d.measured_kib),
+                _mib(d.predicted_kib),
+                f"{d.residual_kib:+,}",
+            ]
+        )
+    lines += _table(rows)
+    lines += [f"  rms residual {result.rms_residual_kib:,.0f} KiB", ""]
+    rows = [["parameter", "value", f"{result.base}'s", "how"]]
+    for key, p in result.parameters.items():
+        how = "fitted" if p.fitted else f"kept: {result.kept.get(key, 'libvirtd, not the qemu process')}"
+        rows.append([key, f"{p.value:,}", f"{result.base_parameters[key]:,}", how])
+    lines += _table(rows, right={1, 2})
+    for name, why in result.skipped:
+        lines.append(f"not used: {printable(name)}: {why}")
+    lines += [f"note: {n}" for n in result.notes]
+    lines.append("")
+    if result.output is not None:
+        lines.append(f"wrote {result.output}: use it in a host file as hypervisor: {result.output}")
+    else:
+        lines.append("the profile (-o FILE writes it):")
+        lines.append(result.profile_yaml.rstrip())
     return "\n".join(lines)
 
 
