@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from planner import api
 from planner.cli import app
+from planner.errors import OutOfRangeWarning
 from planner.inputs.calibrations import load_calibration
 from planner.inputs.profiles import load_guest_profile, load_hypervisor_profile
 from planner.inputs.schema import host_file_schema
@@ -60,6 +61,7 @@ def test_the_capacity_only_example_counts_overhead_but_no_host_kernel_or_reserve
 def test_fit_capacity_is_the_capacity_only_host_file() -> None:
     """The call ``planner density`` compares its booted count with (issue 14 item 3)."""
     direct = api.fit_capacity("kvm-cloud-256mib", 1536 * MIB, 2)
+    assert direct.host_file == "<capacity-only host of 1.5 GiB>"
     from_file = api.fit(EXAMPLES / "capacity-only-cgroup.yaml")
     assert direct.capacity_only
     assert direct.guaranteed.total_guests == from_file.guaranteed.total_guests
@@ -73,6 +75,27 @@ def test_fit_capacity_is_the_capacity_only_host_file() -> None:
     assert guaranteed == sorted(guaranteed) and expected == sorted(expected)
     assert all(g <= e for g, e in zip(guaranteed, expected, strict=True))
     assert guaranteed[0] == 1  # 128 MiB + 94 MiB of TCG qemu fit once in 256 MiB
+
+
+def test_fit_capacity_overrides_and_vcpus() -> None:
+    result = api.fit_capacity(
+        "kvm-cloud-128mib", 1536 * MIB, memory_kib=256 * MIB, vcpu_count=2, workload_user_kib=64 * MIB
+    )
+    (pg,) = result.per_guest.values()
+    assert (pg.guest_memory_kib, pg.vcpu_count, pg.workload_user_kib) == (256 * MIB, 2, 64 * MIB)
+    # not the profile's 128 MiB, 1 vCPU: its measured 114 MiB does not hold, the model does
+    cal = load_calibration("debian12-cloud-amd64")
+    assert (pg.boot_footprint_source, pg.boot_footprint_kib) == (
+        "model",
+        boot_footprint_kib(cal, 256 * MIB, 2),
+    )
+    assert pg.boot_footprint_kib is not None and result.scenario is not None
+    resident = min(256 * MIB, pg.boot_footprint_kib + 64 * MIB + pg.workload_kernel_kib)
+    assert result.scenario.resident_kib[pg.name] == resident
+    assert result.scenario.total_guests == 1536 * MIB // (resident + pg.host_overhead_kib)
+    # no cpu_count: vCPUs never bind; one CPU at one vCPU each: one 1-vCPU guest
+    assert not any("vcpu" in b for b in result.guaranteed.binding + result.scenario.binding)
+    assert api.fit_capacity("kvm-cloud-128mib", 4096 * MIB, 1, vcpu_ratio=1.0).guaranteed.total_guests == 1
 
 
 def test_capacity_per_node_and_reserves_inside_it(tmp_path: Path) -> None:
@@ -250,7 +273,8 @@ def test_no_footprint_anywhere_counts_the_full_size_with_a_note(tmp_path: Path) 
         "host:\n  capacity: 4GiB\n  cpus: 4\n  hypervisor: kvm-qemu\nguests:\n  - profile: old.yaml\n"
         "scenario:\n  name: expected\n  resident: expected\n",
     )
-    out = api.fit(path).to_json()
+    with pytest.warns(OutOfRangeWarning, match="partial calibration"):
+        out = api.fit(path).to_json()
     g = out["per_guest"]["old-1gib"]
     assert g["boot_footprint_kib"] is None and g["boot_footprint_source"] is None
     assert out["scenario"]["resident_kib"]["old-1gib"] == 1024 * MIB

@@ -20,6 +20,7 @@ from planner.capacity.nodes import NodeBudget, host_kernel_range_note, host_kern
 from planner.capacity.solver import GuestKind, NodeCapacity, PackingProblem, Plan, solve
 from planner.errors import InfeasibleError, InputError
 from planner.inputs.hostfile import host_file_from_data, load_host_file, located
+from planner.inputs.schema import MAX_CPU_COUNT
 from planner.inputs.specs import HostFile, HostSpec, Scenario
 from planner.results import FitResult, NodeResult, PerGuest, PlanResult
 from planner.units import format_kib
@@ -43,18 +44,21 @@ def fit(host_path: str | Path) -> FitResult:
 def fit_capacity(
     profile: str,
     capacity_kib: int,
-    cpu_count: int,
+    cpu_count: int | None = None,
     *,
     hypervisor: str = "qemu-tcg",
+    memory_kib: int | None = None,
+    vcpu_count: int | None = None,
+    workload_user_kib: int | None = None,
     vcpu_ratio: float | None = None,
 ) -> FitResult:
     """Guests of one profile on a capacity-only host of ``capacity_kib`` (a memory-capped
-    cgroup): the guaranteed count (full size resident) and, as the scenario ``expected``,
-    the expected count (boot footprint + workload resident). What ``planner density`` compares
-    the guests it boots with; the host file it stands for::
+    cgroup): the guaranteed count (full size resident, ``result.guaranteed``) and the expected
+    count (boot footprint + workload resident, ``result.scenario``, named ``expected``). What
+    ``planner density`` compares the guests it boots with. The host file it stands for::
 
         host: {capacity: <capacity_kib>KiB, cpus: <cpu_count>, hypervisor: <hypervisor>}
-        guests: [{profile: <profile>}]
+        guests: [{profile: <profile>, memory: ..., vcpus: ..., workload: {user_memory: ...}}]
         scenario: {name: expected, resident: expected}
 
     Parameters
@@ -64,21 +68,30 @@ def fit_capacity(
     capacity_kib
         What the guests and their hypervisor overhead may take (the cgroup's ``memory.max``). [KiB]
     cpu_count
-        Host CPUs (the vCPU limit is ``cpu_count * vcpu_ratio``).
+        Host CPUs (with ``vcpu_ratio``, the vCPU limit); None: vCPUs never bind (8192 CPUs
+        with 1000 vCPUs each).
     hypervisor
         The hypervisor profile whose per-guest overhead is counted (qemu under TCG by default).
+    memory_kib, vcpu_count
+        Override the profile's size and vCPUs. [KiB]
+    workload_user_kib
+        Overrides the profile's workload: memory the guest's application fills (one thread). [KiB]
     vcpu_ratio
         vCPUs per host CPU; default the host-file default (16).
     """
-    host: dict[str, object] = {"capacity": f"{capacity_kib}KiB", "cpus": cpu_count, "hypervisor": hypervisor}
-    if vcpu_ratio is not None:
-        host["vcpu_ratio"] = vcpu_ratio
-    data = {
-        "host": host,
-        "guests": [{"profile": profile}],
-        "scenario": {"name": "expected", "resident": "expected"},
-    }
-    return fit_host_file(host_file_from_data(data, f"<capacity-only host of {capacity_kib} KiB>"))
+    host: dict[str, object] = {"capacity": f"{capacity_kib}KiB", "hypervisor": hypervisor}
+    host["cpus"] = cpu_count if cpu_count is not None else MAX_CPU_COUNT
+    if vcpu_ratio is not None or cpu_count is None:
+        host["vcpu_ratio"] = vcpu_ratio if vcpu_ratio is not None else 1000
+    guest: dict[str, object] = {"profile": profile}
+    if memory_kib is not None:
+        guest["memory"] = f"{memory_kib}KiB"
+    if vcpu_count is not None:
+        guest["vcpus"] = vcpu_count
+    if workload_user_kib is not None:
+        guest["workload"] = {"user_memory": f"{workload_user_kib}KiB", "threads": 1}
+    data = {"host": host, "guests": [guest], "scenario": {"name": "expected", "resident": "expected"}}
+    return fit_host_file(host_file_from_data(data, f"<capacity-only host of {format_kib(capacity_kib)}>"))
 
 
 def fit_host_file(host_file: HostFile) -> FitResult:
