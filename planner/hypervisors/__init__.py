@@ -114,6 +114,7 @@ class HypervisorProfile:
     model: str
     params: Any
     sources: Mapping[str, ParameterSource]
+    file: str | None = None  #: the profile file it was read from, if any
 
     @property
     def stack(self) -> Stack:

@@ -138,7 +138,12 @@ def load_hypervisor_profile(name: str, named_in: str | None = None) -> Hyperviso
         ) from None
     sources = {k: ParameterSource(kind=p.kind, source=p.source) for k, p in model.parameters.items()}
     return HypervisorProfile(
-        name=model.name, description=model.description, model=model.model, params=params, sources=sources
+        name=model.name,
+        description=model.description,
+        model=model.model,
+        params=params,
+        sources=sources,
+        file=file,
     )
 
 

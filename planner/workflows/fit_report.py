@@ -70,12 +70,12 @@ def size_sweeps(
 def fit_input_files(host_file: HostFile) -> tuple[InputFile, ...]:
     """The host file, its guest profiles, the hypervisor profiles, the kernel calibrations."""
     files: list[tuple[str, str | None]] = [("host file", host_file.path)]
-    hypervisors = [host_file.host.hypervisor.name]
+    hypervisors = {host_file.host.hypervisor.name: host_file.host.hypervisor}
     for r in host_file.guests:
         files.append((f"guest profile {r.profile.name}", r.profile.origin.file))
-        hypervisors.append(r.hypervisor.name)
-    for hv in dict.fromkeys(hypervisors):
-        files.append((f"hypervisor profile {hv}", shipped_profile_file("hypervisors", hv)))
+        hypervisors.setdefault(r.hypervisor.name, r.hypervisor)
+    for name, hv in hypervisors.items():
+        files.append((f"hypervisor profile {name}", hv.file or shipped_profile_file("hypervisors", name)))
     cals = [r.calibration for r in host_file.guests]
     if host_file.host.kernel is not None:
         cals.append(host_file.host.kernel)
