@@ -138,7 +138,8 @@ def test_permission_denied_is_a_clear_per_host_error(lab: libvirt_lab.LibvirtLab
         "import json, os\n"
         "from planner import api\n"
         "api.check(['test:///default'])\n"
-        f"os.setgroups([]); os.setresgid({other}, {other}, {other}); os.setresuid({other}, {other}, {other})\n"
+        "os.setgroups([])\n"
+        f"os.setresgid({other}, {other}, {other}); os.setresuid({other}, {other}, {other})\n"
         f"r = api.check([{lab.uri!r}])\n"
         "print(json.dumps(r.to_json()))\n"
     )
