@@ -20,10 +20,9 @@ from planner.capacity.nodes import NodeBudget, host_kernel_range_note, host_kern
 from planner.capacity.solver import GuestKind, NodeCapacity, PackingProblem, Plan, solve
 from planner.errors import InfeasibleError, InputError
 from planner.inputs.hostfile import host_file_from_data, load_host_file, located
-from planner.inputs.schema import MAX_CPU_COUNT
 from planner.inputs.specs import HostFile, HostSpec, Scenario
 from planner.results import FitResult, NodeResult, PerGuest, PlanResult
-from planner.units import format_kib
+from planner.units import MAX_CPU_COUNT, format_kib
 from planner.workflows.fit_report import fit_input_files, size_sweeps
 from planner.workflows.guests import size_guest
 
