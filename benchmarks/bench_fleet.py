@@ -40,8 +40,8 @@ from planner.capacity.fleet import (
     headroom,
     plan_fleet,
 )
+from planner.capacity.solver import GuestKind, NodeCapacity
 from planner.files import write_atomic
-from planner.solver import GuestKind, NodeCapacity
 from planner.units import KIB_PER_GIB, KIB_PER_MIB
 
 ROOT = Path(__file__).resolve().parents[1]

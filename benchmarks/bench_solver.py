@@ -21,9 +21,9 @@ from pathlib import Path
 
 import scipy
 
-from planner.config import load_hypervisor_profile
+from planner.capacity.solver import GuestKind, NodeCapacity, PackingProblem, Plan, solve
 from planner.files import write_atomic
-from planner.solver import GuestKind, NodeCapacity, PackingProblem, Plan, solve
+from planner.inputs.profiles import load_hypervisor_profile
 from planner.units import KIB_PER_GIB, KIB_PER_MIB
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,170 +1,35 @@
-"""The ``planner`` command line: options -> one library call -> format -> exit code.
+"""The ``planner`` command line: options -> one workflow call -> print -> exit code.
 
 Exit codes (the only place they are decided):
 0 ok; 1 a check found a problem (over-committed or unreachable host);
 2 bad input (:class:`planner.errors.InputError` and subclasses, usage errors);
 3 any other planner error. Anything else is a bug and keeps its traceback.
 
-Heavy modules (scipy, jinja2, libvirt, matplotlib) are imported inside the
-command that needs them, so ``planner predict`` starts fast.
+Each command imports its workflow (:mod:`planner.workflows`) when it runs, and heavy modules
+(scipy, jinja2, libvirt, matplotlib) are imported only where they are used, so
+``planner predict`` starts fast. Usage errors, the error handler and the shared options:
+:mod:`planner.cli_support`.
 """
 
 from __future__ import annotations
 
-import functools
-import json
 import sys
-import warnings
-from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
-from typer.core import TyperGroup
 
 from planner import __version__
-from planner.errors import OutOfRangeWarning, PlannerError
-
-
-def _click_exceptions() -> Any:
-    """Click's exception classes: vendored by typer (0.2x), else click's own."""
-    import importlib
-
-    try:
-        return importlib.import_module("typer._click.exceptions")
-    except ImportError:  # pragma: no cover - typer before it vendored click
-        return importlib.import_module("click.exceptions")
-
-
-def _param_name(param: Any) -> str:
-    """How the user writes a parameter: its long option (``--vcpus``), or an argument's name."""
-    opts: list[str] = [str(o) for o in getattr(param, "opts", []) or [] if str(o).startswith("-")]
-    if opts:
-        return max(opts, key=len)
-    return str(getattr(param, "name", None) or "argument").upper()
-
-
-#: typer's path checks (``File 'x' is a directory.``) -> (expected, found)
-_PATH_PROBLEMS = {
-    "is a directory": ("a file", "the directory {loc}"),
-    "is a file": ("a directory", "the file {loc}"),
-    "does not exist": ("an existing {label}", "no {label} {loc}"),
-    "is not readable": ("a readable {label}", "{loc}, which is not readable"),
-    "is not writable": ("a writable {label}", "{loc}, which is not writable"),
-}
-
-
-def _bad_value(err: Any) -> str:
-    """``expected ...; found ...`` for a value that typer's conversion or checks refused."""
-    import re
-
-    from pydantic import ValidationError
-
-    cause = err.__cause__
-    if isinstance(cause, ValidationError):
-        first = cause.errors()[0]
-        kind, ctx, found = first["type"], first.get("ctx", {}), first.get("input")
-        number = "a whole number" if any(isinstance(v, int) for v in ctx.values()) else "a number"
-        bounds = {
-            "greater_than_equal": ">=",
-            "greater_than": ">",
-            "less_than_equal": "<=",
-            "less_than": "<",
-        }
-        if kind in bounds:
-            expected = f"{number} {bounds[kind]} {next(iter(ctx.values()))}"
-        elif kind.startswith("int_"):
-            expected = "a whole number"
-        elif kind.startswith("float_"):
-            expected = "a number"
-        elif kind.startswith("bool_"):
-            expected = "true or false"
-        else:
-            expected = re.sub(r"^Input should be ", "", str(first["msg"]))
-        return f"expected {expected}; found {found!r}"
-    if "expected" in str(err.message):  # our own callbacks' messages say it already
-        return str(err.message)
-    message = str(err.message).removesuffix(".")
-    m = re.fullmatch(r"(\w+) ('.*') (" + "|".join(_PATH_PROBLEMS) + ")", message)
-    if m:
-        label = {"dir": "directory"}.get(m.group(1).lower(), m.group(1).lower())
-        expected, found = _PATH_PROBLEMS[m.group(3)]
-        return f"expected {expected.format(label=label)}; found {found.format(label=label, loc=m.group(2))}"
-    return f"expected a valid value; found {message}"
-
-
-def usage_error_line(err: Any) -> str:
-    """A click usage error as one line: ``<option>: <what was expected>; found <what>``."""
-    import re
-
-    exc = _click_exceptions()
-    ctx = err.ctx
-    command = ctx.command_path if ctx is not None else "planner"
-    message = str(err.message)
-    param = getattr(err, "param", None)
-    if isinstance(err, exc.MissingParameter) and param is not None:
-        kind = "option" if getattr(param, "opts", None) and param.opts[0].startswith("-") else "argument"
-        return f"{_param_name(param)}: expected a value (a required {kind}; see {command} --help); found none"
-    if isinstance(err, exc.BadParameter) and param is not None:
-        return f"{_param_name(param)}: {_bad_value(err)}"
-    if isinstance(err, exc.NoSuchOption):
-        known = sorted(
-            {o for p in (ctx.command.get_params(ctx) if ctx else []) for o in p.opts if o[:1] == "-"}
-        )
-        hint = f" (did you mean {', '.join(sorted(err.possibilities))}?)" if err.possibilities else ""
-        return (
-            f"{err.option_name}: expected an option of {command} ({', '.join(known)}); "
-            f"found an unknown option{hint}"
-        )
-    if isinstance(err, exc.BadOptionUsage) and "requires an argument" in message:
-        return f"{err.option_name}: expected a value after it; found none"
-    m = re.match(r"No such command '(.*?)'\.(?: Did you mean '(.*?)'\?)?$", message)
-    if m and ctx is not None:
-        names = ", ".join(sorted(ctx.command.list_commands(ctx)))
-        hint = f" (did you mean {m.group(2)}?)" if m.group(2) else ""
-        return f"COMMAND: expected one of {names}; found {m.group(1)!r}{hint}"
-    m = re.match(r"Got unexpected extra arguments?(?:\(s\))? \((.*)\)$", message)
-    if m:
-        return f"{command}: expected fewer arguments (see {command} --help); found the extra {m.group(1)}"
-    return f"{command}: {message}"
-
-
-class PlannerGroup(TyperGroup):
-    """The ``planner`` group: usage errors are one line (``planner: error: --vcpus: expected a
-    whole number >= 1; found '0'``) and exit code 2, for the console script and for
-    ``CliRunner`` alike (both call :meth:`main`)."""
-
-    def main(
-        self,
-        args: Sequence[str] | None = None,
-        prog_name: str | None = None,
-        complete_var: str | None = None,
-        standalone_mode: bool = True,
-        windows_expand_args: bool = True,
-        **extra: Any,
-    ) -> Any:
-        run = functools.partial(
-            super().main, args, prog_name, complete_var, windows_expand_args=windows_expand_args, **extra
-        )
-        if not standalone_mode:
-            return run(standalone_mode=False)
-        exc = _click_exceptions()
-        try:
-            code = run(standalone_mode=False)
-        except exc.NoArgsIsHelpError as err:  # bare `planner`: the help, as click shows it
-            err.show()
-            sys.exit(err.exit_code)
-        except exc.UsageError as err:
-            typer.echo(f"planner: error: {usage_error_line(err)}", err=True)
-            sys.exit(2)
-        except exc.ClickException as err:
-            typer.echo(f"planner: error: {err.format_message()}", err=True)
-            sys.exit(err.exit_code)
-        except typer.Abort:
-            typer.echo("planner: aborted", err=True)
-            sys.exit(1)
-        sys.exit(code if isinstance(code, int) else 0)
-
+from planner.cli_support import (
+    CsvOption,
+    HtmlOption,
+    JsonOption,
+    PlannerGroup,
+    emit,
+    handle_errors,
+    output_file_checked,
+    print_json,
+)
 
 app = typer.Typer(
     cls=PlannerGroup,
@@ -181,96 +46,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-
-
-# --- shared options, defined once -------------------------------------------------------------
-def _output_checked(check: str) -> Callable[[Path | None], Path | None]:
-    """An option callback that refuses an output path the report could not be written to, while
-    the options are read: before any work, and before anything is printed."""
-
-    def callback(value: Path | None) -> Path | None:
-        if value is None:
-            return None
-        from planner.errors import InputError
-        from planner.report import render
-
-        try:
-            return getattr(render, check)(value)  # type: ignore[no-any-return]
-        except InputError as err:
-            raise typer.BadParameter(err.message) from None
-
-    return callback
-
-
-JsonOption = Annotated[
-    bool, typer.Option("--json", help="Print one JSON object for scripts instead of text.")
-]
-HtmlOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--html",
-        help="Also write a self-contained HTML report to this file.",
-        callback=_output_checked("check_html_target"),
-    ),
-]
-CsvOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--csv",
-        help="Also write the report's tables as CSV files into this directory.",
-        callback=_output_checked("check_csv_target"),
-    ),
-]
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _show_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
-    typer.echo(f"planner: warning: {message}", err=True)
-
-
-def handle_errors(func: F) -> F:
-    """Map planner errors to one line on stderr and an exit code; show warnings as one line each."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with warnings.catch_warnings():
-            warnings.simplefilter("always", OutOfRangeWarning)  # every time, not once per process
-            warnings.showwarning = _show_warning
-            try:
-                return func(*args, **kwargs)
-            except PlannerError as err:
-                typer.echo(f"planner: error: {err}", err=True)
-                raise typer.Exit(err.exit_code) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def print_json(obj: Any) -> None:
-    """Print one JSON document (sorted keys, indented) to stdout."""
-    typer.echo(json.dumps(obj, indent=2, sort_keys=True, default=str))
-
-
-def emit(
-    result: Any,
-    *,
-    json_out: bool,
-    report: str | None = None,
-    html: Path | None = None,
-    csv: Path | None = None,
-) -> None:
-    """Print a result (``to_json()`` or ``to_text()``) and write its report (``fit``, ``predict``,
-    ``check``) as HTML and/or CSV when asked; the files written are named on stderr."""
-    if json_out:
-        print_json(result.to_json())
-    else:
-        typer.echo(result.to_text())
-    if report and (html or csv):
-        from planner import report as reports
-
-        writer = getattr(reports, f"write_{report}_report")
-        for path in writer(result, html=html, csv_dir=csv):
-            typer.echo(f"wrote {path}", err=True)
 
 
 def version_callback(value: bool) -> None:
@@ -291,75 +66,76 @@ def _root(
     """Guest-density capacity planner."""
 
 
-def _comma_list(text: str, parse: Callable[[str], Any], field: str) -> list[Any]:
-    from planner.errors import InputError
-
-    items = [t.strip() for t in text.split(",") if t.strip()]
-    if not items:
-        raise InputError(f"expected a comma-separated list; found {text!r}", field=field)
-    return [parse(t) for t in items]
-
-
-def _positive_int(text: str) -> int:
-    from planner.errors import InputError
-
-    if not text.isdigit() or int(text) < 1:
-        raise InputError(f"expected a positive whole number; found {text!r}", field="--vcpus")
-    return int(text)
+# --- bootlab ------------------------------------------------------------------------------------
+BootKernel = Annotated[
+    str, typer.Option("--kernel", help="A vmlinuz path, or a Debian package (linux-image-s390x:s390x).")
+]
+BootOutput = Annotated[
+    Path, typer.Option("-o", "--output", help="Directory for one log per boot + manifest.json.")
+]
+BootMemory = Annotated[
+    str, typer.Option("--memory", help="Guest sizes, comma-separated (128MiB,512MiB,2GiB).")
+]
+BootVcpus = Annotated[str, typer.Option("--vcpus", help="vCPU counts, comma-separated.")]
+BootNumaNodes = Annotated[
+    str, typer.Option("--numa-nodes", help="NUMA node counts (qemu -numa, x86_64), comma-separated.")
+]
+BootArch = Annotated[str | None, typer.Option("--arch", help="x86_64 or s390x; default: the kernel image's.")]
+BootMachine = Annotated[
+    str | None, typer.Option("--machine", help="pc | q35 (x86_64), s390-ccw-virtio (s390x).")
+]
+BootCmdline = Annotated[
+    str, typer.Option("--cmdline", help="Kernel arguments; console= and panic=-1 are always added.")
+]
+BootTag = Annotated[str, typer.Option("--tag", help="Suffix for log names (512MiB-1cpu-TAG.log).")]
+BootFindMin = Annotated[
+    bool,
+    typer.Option(
+        "--find-min", help="Bisect between the smallest and largest --memory for the smallest that boots."
+    ),
+]
+BootStep = Annotated[str, typer.Option("--step", help="--find-min resolution.")]
+BootAccel = Annotated[
+    str, typer.Option("--accel", help="tcg | kvm | auto (KVM only if a short probe boot works).")
+]
+BootTimeout = Annotated[float, typer.Option("--timeout", help="Seconds before a boot is killed.")]
+BootJobs = Annotated[int | None, typer.Option("--jobs", help="Boots at once; default: cores.")]
+BootBusybox = Annotated[
+    Path | None, typer.Option("--busybox", help="Static busybox; default Debian busybox-static.")
+]
+BootSystemChanges = Annotated[
+    bool, typer.Option("--allow-system-changes", help="May run dpkg --add-architecture for s390x packages.")
+]
+BootCalibrate = Annotated[
+    str | None,
+    typer.Option("--calibrate", help="Then calibrate all logs in OUTPUT into ./profiles/kernels/NAME.yaml."),
+]
+BootProgress = Annotated[
+    bool | None, typer.Option("--progress/--no-progress", help="Progress bar (default: on a tty).")
+]
 
 
 @app.command()
 @handle_errors
 def bootlab(
-    kernel: Annotated[
-        str, typer.Option("--kernel", help="A vmlinuz path, or a Debian package (linux-image-s390x:s390x).")
-    ],
-    output: Annotated[
-        Path, typer.Option("-o", "--output", help="Directory for one log per boot + manifest.json.")
-    ],
-    memory: Annotated[
-        str, typer.Option("--memory", help="Guest sizes, comma-separated (128MiB,512MiB,2GiB).")
-    ] = "128MiB",
-    vcpus: Annotated[str, typer.Option("--vcpus", help="vCPU counts, comma-separated.")] = "1",
-    arch: Annotated[
-        str | None, typer.Option("--arch", help="x86_64 or s390x; default: the kernel image's.")
-    ] = None,
-    machine: Annotated[
-        str | None, typer.Option("--machine", help="pc | q35 (x86_64), s390-ccw-virtio (s390x).")
-    ] = None,
-    cmdline: Annotated[
-        str,
-        typer.Option("--cmdline", help="Kernel arguments; console= and panic=-1 are always added."),
-    ] = "loglevel=8 log_buf_len=1M",
-    tag: Annotated[str, typer.Option("--tag", help="Suffix for log names (512MiB-1cpu-TAG.log).")] = "",
-    find_min: Annotated[
-        bool,
-        typer.Option(
-            "--find-min", help="Bisect between the smallest and largest --memory for the smallest that boots."
-        ),
-    ] = False,
-    step: Annotated[str, typer.Option("--step", help="--find-min resolution.")] = "2MiB",
-    accel: Annotated[
-        str, typer.Option("--accel", help="tcg | kvm | auto (KVM only if a short probe boot works).")
-    ] = "auto",
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds before a boot is killed.")] = 300.0,
-    jobs: Annotated[int | None, typer.Option("--jobs", help="Boots at once; default: cores.")] = None,
-    busybox: Annotated[
-        Path | None, typer.Option("--busybox", help="Static busybox; default Debian busybox-static.")
-    ] = None,
-    allow_system_changes: Annotated[
-        bool,
-        typer.Option("--allow-system-changes", help="May run dpkg --add-architecture for s390x packages."),
-    ] = False,
-    calibrate: Annotated[
-        str | None,
-        typer.Option(
-            "--calibrate", help="Then calibrate all logs in OUTPUT into ./profiles/kernels/NAME.yaml."
-        ),
-    ] = None,
-    progress: Annotated[
-        bool | None, typer.Option("--progress/--no-progress", help="Progress bar (default: on a tty).")
-    ] = None,
+    kernel: BootKernel,
+    output: BootOutput,
+    memory: BootMemory = "128MiB",
+    vcpus: BootVcpus = "1",
+    numa_nodes: BootNumaNodes = "1",
+    arch: BootArch = None,
+    machine: BootMachine = None,
+    cmdline: BootCmdline = "loglevel=8 log_buf_len=1M",
+    tag: BootTag = "",
+    find_min: BootFindMin = False,
+    step: BootStep = "2MiB",
+    accel: BootAccel = "auto",
+    timeout: BootTimeout = 300.0,
+    jobs: BootJobs = None,
+    busybox: BootBusybox = None,
+    allow_system_changes: BootSystemChanges = False,
+    calibrate: BootCalibrate = None,
+    progress: BootProgress = None,
     json_out: JsonOption = False,
 ) -> None:
     """Boot a real kernel under qemu at each size and capture its memory evidence.
@@ -370,57 +146,37 @@ def bootlab(
     truncated-dump, timeout or qemu-error. Exit code 1 if a boot timed out or qemu failed.
     """
     import contextlib
-    import re
 
-    from planner.bootlab import campaign
-    from planner.errors import InputError
-    from planner.evidence.bundle import MANIFEST_NAME
-    from planner.units import parse_size_kib
+    from planner.bootlab.campaign import BootRecord
+    from planner.report.text import bootlab_text
+    from planner.workflows import bootlab as workflow
 
-    if accel not in ("auto", "tcg", "kvm"):
-        raise InputError(f"expected auto, tcg or kvm; found {accel!r}", field="--accel")
-    if calibrate is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", calibrate):
-        raise InputError(
-            f"expected a file name (letters, digits, . _ -); found {calibrate!r}", field="--calibrate"
-        )
-    sizes = _comma_list(memory, lambda t: parse_size_kib(t, field="--memory"), "--memory")
-    counts = _comma_list(vcpus, _positive_int, "--vcpus")
+    request = workflow.bootlab_request(
+        kernel, output, memory=memory, vcpus=vcpus, numa_nodes=numa_nodes, accel=accel,
+        calibrate=calibrate, find_min=find_min, step=step, arch=arch, machine=machine, cmdline=cmdline,
+        tag=tag, timeout_s=timeout, jobs=jobs,
+        busybox=busybox, allow_system_changes=allow_system_changes,
+    )  # fmt: skip
     show = sys.stderr.isatty() if progress is None else progress
-    with contextlib.ExitStack() as stack:
-        bar = None
-        if show and not find_min and sys.stderr.isatty():
-            bar = stack.enter_context(typer.progressbar(length=len(sizes) * len(counts), file=sys.stderr))
+    try:
+        with contextlib.ExitStack() as stack:
+            bar = None
+            if show and not find_min and sys.stderr.isatty():
+                bar = stack.enter_context(typer.progressbar(length=request.boot_count, file=sys.stderr))
 
-        def tick(record: campaign.BootRecord) -> None:
-            if bar is not None:
-                bar.update(1)
-            elif show:
-                typer.echo(f"{record.log} {record.outcome} {record.boot_wall_s:.1f} s", err=True)
+            def tick(record: BootRecord) -> None:
+                if bar is not None:
+                    bar.update(1)
+                elif show:
+                    typer.echo(f"{record.log} {record.outcome} {record.boot_wall_s:.1f} s", err=True)
 
-        try:
-            result = campaign.run_campaign(
-                kernel, output, memory_kib=sizes, vcpu_counts=counts, arch=arch, machine=machine,
-                cmdline=cmdline, tag=tag, accel=accel, timeout_s=timeout, jobs=jobs,  # type: ignore[arg-type]
-                find_min_step_kib=parse_size_kib(step, field="--step") if find_min else None,
-                busybox=busybox, allow_system_changes=allow_system_changes, progress=tick,
-            )  # fmt: skip
-        except KeyboardInterrupt:
-            manifest = output / MANIFEST_NAME
-            done = f"{manifest} lists the finished boots" if manifest.is_file() else "no boot had finished"
-            typer.echo(f"planner: interrupted; qemu killed; {done}", err=True)
-            raise typer.Exit(130) from None
-    calibrated = None
-    if calibrate is not None:
-        from planner.api import calibrate_logs
-
-        cal_path = Path("profiles") / "kernels" / f"{calibrate}.yaml"
-        calibrated = calibrate_logs([output], name=calibrate, output=cal_path)
-    if json_out:
-        print_json(result.to_json() | ({"calibration": calibrated.to_json()} if calibrated else {}))
-    else:
-        typer.echo("\n".join([result.to_text()] + ([calibrated.to_text()] if calibrated else [])))
-    if result.failed_to_run:
-        names = ", ".join(f"{r.log} ({r.outcome})" for r in result.failed_to_run)
+            result = workflow.run_bootlab(request, progress=tick)
+    except KeyboardInterrupt:
+        typer.echo(f"planner: {workflow.interrupted_message(output)}", err=True)
+        raise typer.Exit(130) from None
+    emit(result, bootlab_text, json_out=json_out)
+    if result.campaign.failed_to_run:
+        names = ", ".join(f"{r.log} ({r.outcome})" for r in result.campaign.failed_to_run)
         typer.echo(f"planner: error: boots that did not finish: {names}; no qemu is left running", err=True)
         raise typer.Exit(1)
 
@@ -466,10 +222,10 @@ def fit(
     min/max counts. A `scenario:` (KSM, ballooning, ratio) is planned beside the guaranteed
     count, never in its place. Example: planner fit examples/kvm-two-nodes.yaml
     """
-    from planner.api import fit as fit_host
+    from planner.report.text import fit_text
+    from planner.workflows.fit import fit as fit_host
 
-    result = fit_host(host_file)
-    emit(result, json_out=json_out, report="fit", html=html, csv=csv)
+    emit(fit_host(host_file), fit_text, json_out=json_out, report="fit", html=html, csv=csv)
 
 
 @app.command()
@@ -482,9 +238,10 @@ def profiles(json_out: JsonOption = False) -> None:
     package (profiles/kernels, profiles/hypervisors, profiles/guests); every number in
     them names its source.
     """
-    from planner.api import profiles as list_profiles
+    from planner.report.text import profiles_text
+    from planner.workflows.catalog import profiles as list_profiles
 
-    emit(list_profiles(), json_out=json_out)
+    emit(list_profiles(), profiles_text, json_out=json_out)
 
 
 @app.command()
@@ -493,11 +250,12 @@ def schema() -> None:
     """Print the JSON schema of a host file (for editors and validators).
 
     The schema documents every field of a host file: host (memory, numa_nodes,
-    node_memory, cpus, kernel, hypervisor, reserves, vcpu_ratio, hugepages), guests
+    node_memory, cpus, kernel, hypervisor, reserves, vcpu_ratio, hugepages; or capacity /
+    node_capacity for a capacity-only host, such as a cgroup's memory limit), guests
     (profile, min, max, weight, memory, vcpus, workload, hugepages), objective and
     scenario. Sizes are strings with a binary unit (64GiB, 128MiB, 65536k).
     """
-    from planner.api import host_schema
+    from planner.workflows.catalog import host_schema
 
     print_json(host_schema())
 
@@ -516,7 +274,13 @@ def calibrate(
     name: Annotated[str, typer.Option("--name", help="Name of the calibration, e.g. debian12-cloud-amd64.")],
     output: Annotated[
         Path | None,
-        typer.Option("-o", "--output", help="Write the calibration YAML here (atomically).", dir_okay=False),
+        typer.Option(
+            "-o",
+            "--output",
+            help="Write the calibration YAML here (atomically; a new file or a regular file in an "
+            "existing directory, never one of the logs).",
+            callback=output_file_checked("--output", "the calibration"),
+        ),
     ] = None,
     description: Annotated[
         str, typer.Option(help="One-line description (default: derived from the logs).")
@@ -536,10 +300,11 @@ def calibrate(
 
     Example: planner calibrate tests/data/bootlab/cloud-amd64 --name my-cloud -o my-cloud.yaml
     """
-    from planner.api import calibrate_logs
+    from planner.report.text import calibrate_text
+    from planner.workflows.kernel import calibrate_logs
 
     result = calibrate_logs(logs, name=name, output=output, description=description, partial=partial)
-    emit(result, json_out=json_out)
+    emit(result, calibrate_text, json_out=json_out)
 
 
 @app.command()
@@ -586,20 +351,20 @@ def predict(
 
     Example: planner predict --kernel debian12-cloud-amd64 --memory 128MiB
     """
-    from planner.api import predict_guest
-    from planner.units import parse_size_kib
+    from planner.report.text import predict_text
+    from planner.units import parse_memory_kib
+    from planner.workflows.kernel import predict_guest
 
-    memory_kib = parse_size_kib(memory, field="--memory")
     result = predict_guest(
         kernel,
-        memory_kib,
+        parse_memory_kib(memory, field="--memory"),
         vcpu_count=vcpus,
         possible_cpu_count=possible_cpus,
         cmdline=cmdline,
         machine=machine,
         strict=strict,
     )
-    emit(result, json_out=json_out, report="predict", html=html, csv=csv)
+    emit(result, predict_text, json_out=json_out, report="predict", html=html, csv=csv)
 
 
 @app.command()
@@ -618,7 +383,8 @@ def check(
         typer.Option(
             "--host",
             help="Host file (YAML, as for fit): host kernel, hypervisor, reserves, vCPU ratio; "
-            "its guest profiles get headroom; its node memory stands in when libvirt reports no NUMA cells.",
+            "its guest profiles get headroom; its node memory stands in when libvirt reports no NUMA cells "
+            "(its capacity always, for a capacity-only host).",
             dir_okay=False,
         ),
     ] = None,
@@ -642,14 +408,64 @@ def check(
     Needs libvirt-python (pip install 'planner[libvirt]').
     Example: planner check qemu:///system --profile kvm-cloud-128mib
     """
-    from planner.api import check as check_hosts
+    from planner.report.text import check_text
+    from planner.workflows.check import check as check_hosts
 
     result = check_hosts(uris, host_path=host, profiles=profile or [])
-    emit(result, json_out=json_out, report="check", html=html, csv=csv)
+    emit(result, check_text, json_out=json_out, report="check", html=html, csv=csv)
     if result.bad_input:
         raise typer.Exit(2)
     if result.failed or result.over_committed:
         raise typer.Exit(1)
+
+
+@app.command("calibrate-host")
+@handle_errors
+def calibrate_host(
+    uris: Annotated[
+        list[str],
+        typer.Argument(
+            help="libvirt URIs of hosts this machine runs (qemu:///system, qemu:///session): their qemu "
+            "processes are read from /proc.",
+            show_default=False,
+        ),
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o", "--output", help="Write the hypervisor profile YAML here (atomically).", dir_okay=False
+        ),
+    ] = None,
+    base: Annotated[
+        str | None,
+        typer.Option(
+            "--base",
+            help="Profile whose values are kept for the terms the domains do not determine "
+            "(default: kvm-qemu for kvm domains, qemu-tcg for TCG ones).",
+        ),
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Profile name (default BASE-HOSTNAME).")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Measure the qemu overhead of running guests and fit a hypervisor profile to it.
+
+    Reads each host as `planner check` does (read-only). For every running domain whose
+    qemu process is on this machine: overhead = process RSS - resident guest RAM + page
+    tables (/proc/PID/smaps_rollup, smaps, status). Least squares of overhead = fixed +
+    per extra vCPU x (vCPUs - 1) + per MiB x guest MiB, the kvm-qemu model's
+    process_kib, per_extra_vcpu_kib and page_table_ram_divisor (= 1024 / per MiB). A term
+    the domains do not determine (one vCPU count, one size) or that fits at or below zero
+    keeps the --base profile's value, and says so; libvirtd's own terms are always kept.
+    Prints each domain's residual; the profile records the URIs, date, domains and
+    residuals. Use guests of several sizes and vCPU counts to fit all three terms.
+
+    Example: planner calibrate-host qemu:///system -o my-host.yaml, then hypervisor: ./my-host.yaml
+    """
+    from planner.report.text import calibrate_host_text
+    from planner.workflows.calibrate_host import calibrate_host as fit_profile
+
+    result = fit_profile(uris, base=base, output=output, name=name)
+    emit(result, calibrate_host_text, json_out=json_out)
 
 
 def main() -> None:

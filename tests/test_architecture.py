@@ -1,5 +1,10 @@
-"""Imports point one way (STYLE.md): cli -> api -> {config, live, report, bootlab}
--> {solver, hypervisors, kernel, evidence} -> {units, errors}. Nothing imports cli."""
+"""Imports point one way, modules and functions stay small, reports take typed results.
+
+The layers, lowest first (STYLE.md "Imports point one way"; README "Layout"):
+errors < units, files < evidence < kernel, hypervisors < inputs, live, bootlab (what the
+planner reads: files, libvirt, qemu) < capacity < results < report < workflows < api,
+cli_support < cli. A module may import only lower layers or its own package; nothing
+imports cli."""
 
 import ast
 from pathlib import Path
@@ -8,24 +13,26 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "planner"
 
 #: top-level module or subpackage of planner -> rank; a module may import only lower ranks
-#: (or modules of its own subpackage)
+#: (or modules of its own subpackage); equal ranks are siblings that do not import each other
 RANK = {
+    "__init__": 0,
     "errors": 0,
     "units": 1,
     "files": 1,
     "evidence": 2,
     "kernel": 3,
     "hypervisors": 3,
-    "solver": 3,
-    "config": 4,
-    "capacity": 4,
+    "inputs": 4,
+    "live": 4,
     "bootlab": 4,
-    "live": 5,
-    "report": 6,
-    "api": 7,
-    "cli": 8,
-    "__main__": 9,
-    "__init__": 0,
+    "capacity": 5,
+    "results": 6,
+    "report": 7,
+    "workflows": 8,
+    "api": 9,
+    "cli_support": 9,
+    "cli": 10,
+    "__main__": 11,
 }
 
 
@@ -72,3 +79,114 @@ def test_only_live_imports_libvirt() -> None:
         for node in ast.walk(tree):
             if isinstance(node, ast.Import) and any(a.name == "libvirt" for a in node.names):
                 assert _unit(path) == "live", f"{path} imports libvirt"
+
+
+# --- size ---------------------------------------------------------------------------------------
+MAX_MODULE_LINES = 500
+#: lines of a function, its docstring not counted
+MAX_FUNCTION_LINES = 60
+#: modules of the folders other work is changing now (kernel/, evidence/, bootlab/)
+LONG_MODULES = {
+    "kernel/model.py",  # split in phase 2
+    "kernel/calibrate.py",  # split in phase 2
+    "evidence/dmesg.py",  # split in phase 2
+    "evidence/bundle.py",  # split in phase 2
+    "bootlab/campaign.py",  # split in phase 2
+}
+LONG_FUNCTIONS = {
+    "kernel/model.py:predict",  # split in phase 2
+    "kernel/model.py:predict_host",  # split in phase 2
+    "kernel/calibration.py:calibration_from_dict",  # split in phase 2
+    "kernel/hashtables.py:_rules_6_1",  # split in phase 2
+    "evidence/dmesg.py:parse_dmesg",  # split in phase 2
+    "evidence/dmesg.py:_parse_memory_line",  # split in phase 2
+    "evidence/bundle.py:parse_bundle_text",  # split in phase 2
+    "evidence/slabinfo.py:parse_slabtop",  # split in phase 2
+    "bootlab/campaign.py:prepare_lab",  # split in phase 2
+    "bootlab/campaign.py:find_min",  # split in phase 2
+    "bootlab/campaign.py:run_campaign",  # split in phase 2 (grew with --numa-nodes)
+    "bootlab/qemu.py:run_qemu",  # split in phase 2 (grew with the resident-RAM capture)
+}
+
+
+def _function_lines(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    assert node.end_lineno is not None
+    lines = node.end_lineno - node.lineno + 1
+    first = node.body[0]
+    if (
+        isinstance(first, ast.Expr)
+        and isinstance(first.value, ast.Constant)
+        and isinstance(first.value.value, str)
+    ):
+        assert first.end_lineno is not None
+        lines -= first.end_lineno - first.lineno + 1
+    return lines
+
+
+def test_no_module_over_500_lines() -> None:
+    long = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE).as_posix()
+        count = len(path.read_text().splitlines())
+        if count > MAX_MODULE_LINES and rel not in LONG_MODULES:
+            long[rel] = count
+    assert not long, f"modules over {MAX_MODULE_LINES} lines: {long}"
+
+
+def test_no_function_over_60_lines() -> None:
+    long = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE).as_posix()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                count = _function_lines(node)
+                if count > MAX_FUNCTION_LINES and f"{rel}:{node.name}" not in LONG_FUNCTIONS:
+                    long[f"{rel}:{node.lineno} {node.name}"] = count
+    assert not long, f"functions over {MAX_FUNCTION_LINES} lines (docstring apart): {long}"
+
+
+def test_reports_and_results_take_no_any() -> None:
+    """Reports and results are typed end to end (mypy --strict checks them): no parameter is
+    ``Any``, except the matplotlib handles that charts.py passes around (matplotlib is untyped)."""
+    untyped = []
+    for folder in ("report", "results"):
+        for path in sorted((PACKAGE / folder).glob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if not isinstance(node, ast.FunctionDef):
+                    continue
+                for arg in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]:
+                    if isinstance(arg.annotation, ast.Name) and arg.annotation.id == "Any":
+                        if path.name == "charts.py" and arg.arg in {"ax", "fig", "plt"}:
+                            continue
+                        untyped.append(f"{folder}/{path.name}:{node.lineno} {node.name}({arg.arg})")
+    assert not untyped, f"parameters typed Any: {untyped}"
+
+
+#: what a report may take from the layers below it: types and pure helpers, never a reader,
+#: the kernel model's predictions, the demand builder or the solver (results carry all that)
+REPORT_MAY_IMPORT = {
+    "planner.capacity.binding": {"binding_kind", "binding_text", "natural_key"},
+    "planner.capacity.sizing": {"memory_in_range"},
+    "planner.hypervisors": {"HypervisorProfile"},
+    "planner.inputs.specs": {"GuestProfile", "Scenario"},
+    "planner.kernel.calibration": {"Calibration"},
+    "planner.kernel.model": {"Prediction"},
+}
+
+
+def test_reports_never_read_inputs_model_or_solve() -> None:
+    """Issue 15: the fit report reloaded the host file and reran the kernel model and the solver;
+    now every report is built from its result alone."""
+    found = []
+    for path in sorted((PACKAGE / "report").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(node, ast.ImportFrom) or not node.module or node.level:
+                continue
+            module = node.module
+            layer = module.split(".")[1] if module.startswith("planner.") else ""
+            if not layer or layer in {"report", "results", "units", "errors", "files"}:
+                continue  # planner itself (__version__, data_dir), the report's own layer, below
+            names = {a.name for a in node.names}
+            if not names <= REPORT_MAY_IMPORT.get(module, set()):
+                found.append(f"report/{path.name}: from {module} import {', '.join(sorted(names))}")
+    assert not found, f"reports importing more than types: {found}"

@@ -377,7 +377,7 @@ def test_boot_x86_dump_too_small_and_calibrate(
     assert boot["qemu_argv"][boot["qemu_argv"].index("-m") + 1] == "128M"
     assert boot["kernel"]["sha256"] == fetch.sha256_file(cloud_kernel)
     # the calibration made from the three dumps (the silent reset is skipped)
-    from planner.kernel.calibration import load_calibration
+    from planner.inputs.calibrations import load_calibration
 
     cal = load_calibration(str(tmp_path / "profiles" / "kernels" / "test-cloud.yaml"))
     assert cal.name == "test-cloud" and cal.arch == "x86_64"
@@ -624,3 +624,85 @@ def test_fetch_downloads_unpacks_and_caches(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "debian").iterdir()) == sorted(
         [pkg.root.name, f"{pkg.root.name}.json"]
     )
+
+
+# --- NUMA nodes, big guests, qemu's resident guest RAM (issue 14) ------------------------------
+def test_numa_argv_splits_ram_and_cpus_over_the_nodes() -> None:
+    argv = qemu.ram_argv("x86_64", 64 * 1024 * KIB_PER_MIB, 4, 4)
+    assert argv[:2] == ["-m", "65536M"]
+    assert [a for a in argv if a.startswith("memory-backend-ram")] == [
+        f"memory-backend-ram,id=ram{n},size=16384M,reserve=off" for n in range(4)
+    ]
+    assert [a for a in argv if a.startswith("node,")] == [
+        f"node,nodeid={n},cpus={n}-{n},memdev=ram{n}" for n in range(4)
+    ]
+    # fewer CPUs than nodes: memory-only nodes; an uneven split puts the rest on the last node
+    two = qemu.ram_argv("x86_64", 1000 * KIB_PER_MIB, 1, 3)
+    assert [a for a in two if a.startswith("node,")] == [
+        "node,nodeid=0,cpus=0-0,memdev=ram0",
+        "node,nodeid=1,memdev=ram1",
+        "node,nodeid=2,memdev=ram2",
+    ]
+    assert qemu.node_memory_kib(1000 * KIB_PER_MIB, 3) == (
+        333 * KIB_PER_MIB,
+        333 * KIB_PER_MIB,
+        334 * KIB_PER_MIB,
+    )
+    # one node: plain -m up to 8 GiB (the corpus's argv), a no-reserve backend above
+    assert qemu.ram_argv("x86_64", 8 * 1024 * KIB_PER_MIB, 1, 1) == ["-m", "8192M"]
+    assert "memory-backend=ram0" in qemu.ram_argv("x86_64", 16 * 1024 * KIB_PER_MIB, 1, 1)
+
+
+def test_numa_refused_where_qemu_has_none_and_below_64mib_per_node() -> None:
+    with pytest.raises(InputError, match="s390x"):
+        qemu.ram_argv("s390x", 1024 * KIB_PER_MIB, 1, 2)
+    with pytest.raises(InputError, match="64MiB per NUMA node"):
+        qemu.node_memory_kib(128 * KIB_PER_MIB, 4)
+
+
+def test_guest_ram_rss_sums_the_mappings_of_the_node_sizes() -> None:
+    from planner.bootlab.resident import guest_ram_rss_kib
+
+    smaps = "\n".join(
+        [
+            "7f0000000000-7f0008000000 rw-p 00000000 00:00 0",
+            "Size:             131072 kB",
+            "Rss:               10240 kB",
+            "7f1000000000-7f1008000000 rw-p 00000000 00:00 0",
+            "Size:             131072 kB",
+            "Rss:                2048 kB",
+            "7f2000000000-7f2001000000 rw-p 00000000 00:00 0 ",
+            "Size:              16384 kB",
+            "Rss:               16384 kB",
+        ]
+    )
+    assert guest_ram_rss_kib(smaps, (131072, 131072)) == (12288, 2)
+    assert guest_ram_rss_kib(smaps, (131072,)) == (10240, 1)  # one node: the first such mapping
+    assert guest_ram_rss_kib(smaps, (262144,)) == (0, 0)
+
+
+@pytest.mark.qemu
+def test_numa_boot_records_nodes_and_resident_guest_ram(cloud_kernel: Path, tmp_path: Path) -> None:
+    """A real 2-node boot: the guest sees two nodes; the manifest has qemu's resident guest RAM."""
+    out = tmp_path / "numa"
+    result = runner.invoke(
+        app,
+        [
+            *("bootlab", "--kernel", str(cloud_kernel), "--memory", "256MiB", "--vcpus", "2"),
+            *("--numa-nodes", "2", "--accel", "tcg", "--jobs", "1", "-o", str(out)),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    (boot,) = json.loads((out / "manifest.json").read_text())["boots"]
+    assert boot["log"] == "256MiB-2cpu-2node.log" and boot["outcome"] == "dump"
+    assert boot["numa_node_count"] == 2 and boot["node_memory_kib"] == [128 * KIB_PER_MIB] * 2
+    assert boot["qemu_argv"].count("-numa") == 2
+    from planner.evidence.bundle import load_evidence
+
+    ev = load_evidence(out / boot["log"])
+    assert ev.dmesg is not None and ev.dmesg.node_count == 2
+    if boot["guest_ram_resident_kib"] is None:  # the guest powered off before the copy saw the end
+        pytest.skip("qemu exited before its memory could be read (a race under load)")
+    assert 64 * KIB_PER_MIB < boot["guest_ram_resident_kib"] <= 256 * KIB_PER_MIB
+    assert boot["qemu_peak_rss_kib"] > boot["guest_ram_resident_kib"]
+    assert ev.guest_ram_resident_kib == boot["guest_ram_resident_kib"]

@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from planner.config import host_file_schema, list_profile_names, load_host_file, load_yaml
 from planner.errors import InputError
+from planner.inputs.hostfile import load_host_file
+from planner.inputs.profiles import list_profile_names
+from planner.inputs.schema import host_file_schema
+from planner.inputs.yaml import load_yaml
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -63,7 +66,10 @@ def test_yaml_syntax_error_names_its_line(tmp_path: Path) -> None:
 
 def test_negative_size(tmp_path: Path) -> None:
     path = _write(tmp_path, "host:\n  memory: -5MiB\n  cpus: 8\n  hypervisor: zvm\nguests:\n  - profile: x\n")
-    assert _error(path) == f"{path}:2: host.memory: expected a positive size; found '-5MiB'"
+    assert (
+        _error(path)
+        == f"{path}:2: host.memory: expected a positive size such as 64GiB or 128MiB; found '-5MiB'"
+    )
 
 
 def test_size_without_unit_and_with_unknown_unit(tmp_path: Path) -> None:
@@ -145,7 +151,7 @@ def test_unknown_host_kernel(tmp_path: Path) -> None:
     message = _error(path)
     assert message.startswith(f"{path}:4: host.kernel: expected ")
     assert message.endswith("found 'linux-9.9'")
-    from planner.kernel.calibration import list_calibrations
+    from planner.inputs.calibrations import list_calibrations
 
     for name, _ in list_calibrations():  # the message lists the kernels that exist
         assert name in message
@@ -217,7 +223,7 @@ def test_schema_is_json_and_documents_the_fields() -> None:
 
 
 def test_every_shipped_guest_profile_loads_and_names_sources() -> None:
-    from planner.config import load_guest_profile
+    from planner.inputs.profiles import load_guest_profile
 
     for name in list_profile_names("guests"):
         profile = load_guest_profile(name)

@@ -12,8 +12,8 @@ import pytest
 from planner.capacity.fleet import headroom, plan_fleet
 from planner.capacity.fleet.model import ExistingHost, FleetProblem, HostType
 from planner.capacity.fleet.results import FleetPlan
+from planner.capacity.solver import GuestKind, NodeCapacity, PackingProblem, solve
 from planner.errors import InfeasibleError
-from planner.solver import GuestKind, NodeCapacity, PackingProblem, solve
 
 DATA = Path(__file__).parent / "data" / "binpacking"
 

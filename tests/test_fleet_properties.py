@@ -21,7 +21,7 @@ from planner.capacity.fleet.failover import check_failover
 from planner.capacity.fleet.model import ExistingHost, FleetProblem, HostType
 from planner.capacity.fleet.plan import plan_fleet
 from planner.capacity.fleet.results import Move
-from planner.solver import GuestKind, NodeCapacity
+from planner.capacity.solver import GuestKind, NodeCapacity
 
 TYPES = (
     HostType(

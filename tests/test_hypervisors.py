@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner.config import list_profile_names, load_hypervisor_profile
 from planner.errors import InputError
 from planner.hypervisors import build_params, esxi, xen
+from planner.inputs.profiles import list_profile_names, load_hypervisor_profile
 from planner.units import KIB_PER_GIB, KIB_PER_MIB
 
 PROFILES = Path(__file__).parent.parent / "profiles" / "hypervisors"

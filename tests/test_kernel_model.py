@@ -19,8 +19,9 @@ from hypothesis import strategies as st
 from planner.errors import CalibrationError, InfeasibleError, InputError
 from planner.evidence.logset import load_logs
 from planner.evidence.records import Evidence
+from planner.inputs.calibrations import load_calibration, save_calibration
 from planner.kernel.calibrate import calibrate
-from planner.kernel.calibration import Calibration, calibration_from_dict, load_calibration, save_calibration
+from planner.kernel.calibration import Calibration, calibration_from_dict
 from planner.kernel.model import GuestSpec, predict, predict_host
 
 DATA = Path(__file__).parent / "data" / "bootlab"

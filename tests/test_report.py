@@ -22,7 +22,7 @@ from planner.api import fit, predict_guest
 from planner.cli import app
 from planner.report import context, fit_page, predict_page, render, write_fit_report, write_predict_report
 from planner.report.common import kernel_segments, shown_path
-from planner.report.fit import _alone_count
+from planner.workflows.fit_report import alone_at
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
@@ -187,7 +187,7 @@ def test_guest_bar_adds_up_to_the_guest(two_nodes: typing.Any) -> None:
 
 def test_alone_count_matches_the_solver(tmp_path: Path) -> None:
     """The size sweep's closed form (one profile: per-node floor, vCPU cap) against the MILP."""
-    from planner.config import load_host_file
+    from planner.inputs.hostfile import load_host_file
 
     for cpus in (64, 4):  # memory binds, then vCPUs bind
         host = tmp_path / f"one-{cpus}.yaml"
@@ -199,7 +199,7 @@ def test_alone_count_matches_the_solver(tmp_path: Path) -> None:
         result = fit(host)
         request = load_host_file(host).guests[0]
         pg = result.per_guest["kvm-cloud-256mib"]
-        count = _alone_count(pg.guest_memory_kib, request, result.guaranteed, load_host_file(host).host)
+        count = alone_at(pg.guest_memory_kib, request, result.guaranteed, load_host_file(host))
         assert count == result.guaranteed.total_guests
 
 
@@ -399,7 +399,11 @@ def test_check_report_names_the_host_file(tmp_path: Path) -> None:
             "expected a directory the HTML report can be written into; found /proc, where",
         ),
         ("--csv", "/proc/x", "expected a directory the CSV tables can be written into; found /proc, where"),
-        ("--csv", "file.txt/x", "expected a directory for the CSV tables; found the file"),
+        (
+            "--csv",
+            "file.txt/x",
+            "expected an existing directory to write the CSV tables into; found the file",
+        ),
     ],
 )
 def test_output_paths_are_checked_before_the_work(
@@ -453,4 +457,5 @@ def test_csv_row_labels_are_ascii_where_the_html_uses_typography(tmp_path: Path)
     nodes = next(t for t in page.tables if t.slug == "node-memory")
     assert any(str(row[0]).startswith("\u2212") for row in nodes.rows)  # the HTML's minus sign
     text = render.csv_text(nodes)
-    assert "\u2212" not in text and "\n- host kernel," in text
+    # ASCII, and neutralised as a spreadsheet would otherwise read a formula (OWASP CSV injection)
+    assert "\u2212" not in text and "\n'- host kernel," in text

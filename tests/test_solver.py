@@ -8,17 +8,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner.errors import PlannerError
-from planner.solver import (
+from planner.capacity.binding import binding_text, natural_key
+from planner.capacity.solver import (
     GuestKind,
     NodeCapacity,
     PackingProblem,
-    binding_text,
     max_count_one_kind,
     min_bins,
-    natural_key,
     solve,
 )
+from planner.errors import PlannerError
 
 
 def test_vector_bin_packing_known_optimum_33() -> None:

@@ -86,16 +86,22 @@ class Lab:
 
 @dataclass(frozen=True)
 class BootSpec:
-    """One boot of a campaign: RAM, vCPUs and an optional tag for the log name."""
+    """One boot of a campaign: RAM, vCPUs, an optional tag for the log name, and the kernel
+    arguments when they differ from the lab's (``console=`` and ``panic=-1`` are added)."""
 
     memory_kib: int
     vcpu_count: int = 1
     tag: str = ""
+    node_count: int = 1
+    cmdline: str | None = None
 
     @property
     def label(self) -> str:
-        """``128MiB-1cpu`` or ``512MiB-1cpu-crashkernel``: the log's name without ``.log``."""
+        """``128MiB-1cpu``, ``64GiB-4cpu-4node`` or ``512MiB-1cpu-crashkernel``: the log's name
+        without ``.log``."""
         base = f"{size_label_kib(self.memory_kib)}-{self.vcpu_count}cpu"
+        if self.node_count > 1:
+            base += f"-{self.node_count}node"
         return f"{base}-{self.tag}" if self.tag else base
 
 
@@ -118,6 +124,13 @@ class BootRecord:
     timeout_s: float
     started_utc: str
     kernel: dict[str, Any]
+    #: NUMA nodes (qemu ``-numa``) and the RAM of each [KiB]
+    numa_node_count: int = 1
+    node_memory_kib: list[int] = field(default_factory=list)
+    #: qemu's resident guest RAM, whole-process VmRSS and VmHWM when the dump ended [KiB]
+    guest_ram_resident_kib: int | None = None
+    qemu_rss_kib: int | None = None
+    qemu_peak_rss_kib: int | None = None
 
 
 @dataclass(frozen=True)
@@ -300,6 +313,7 @@ def prepare_lab(
 
 def boot_one(lab: Lab, spec: BootSpec, out_dir: Path, stop: threading.Event | None = None) -> BootRecord:
     """Run one boot of a lab; the log goes to ``out_dir/<label>.log``; none once ``stop`` is set."""
+    cmdline = lab.cmdline if spec.cmdline is None else qemu.full_cmdline(lab.arch, spec.cmdline)
     argv = qemu.qemu_argv(
         qemu=lab.qemu,
         arch=lab.arch,
@@ -308,13 +322,17 @@ def boot_one(lab: Lab, spec: BootSpec, out_dir: Path, stop: threading.Event | No
         memory_kib=spec.memory_kib,
         vcpu_count=spec.vcpu_count,
         machine=lab.machine,
-        cmdline=lab.cmdline,
+        cmdline=cmdline,
         accel=lab.accel,
+        node_count=spec.node_count,
     )
     log = out_dir / f"{spec.label}.log"
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    run = qemu.run_qemu(argv, log, timeout_s=lab.timeout_s, stop=stop)
+    ram_sizes = qemu.ram_mapping_kib(spec.memory_kib, spec.node_count)
+    run = qemu.run_qemu(argv, log, timeout_s=lab.timeout_s, stop=stop, ram_sizes_kib=ram_sizes)
     text = qemu.read_console(log)
+    res = run.residency
+    found_ram = res is not None and res.guest_ram_mappings == len(ram_sizes)
     return BootRecord(
         log=log.name,
         memory_kib=spec.memory_kib,
@@ -322,7 +340,7 @@ def boot_one(lab: Lab, spec: BootSpec, out_dir: Path, stop: threading.Event | No
         machine=lab.machine,
         arch=lab.arch,
         accel=lab.accel,
-        cmdline=lab.cmdline,
+        cmdline=cmdline,
         qemu_argv=list(argv),
         boot_wall_s=run.boot_wall_s,
         outcome=qemu.classify(text, run),
@@ -331,6 +349,11 @@ def boot_one(lab: Lab, spec: BootSpec, out_dir: Path, stop: threading.Event | No
         timeout_s=lab.timeout_s,
         started_utc=started,
         kernel=lab.kernel.to_json(),
+        numa_node_count=spec.node_count,
+        node_memory_kib=list(qemu.node_memory_kib(spec.memory_kib, spec.node_count)),
+        guest_ram_resident_kib=res.guest_ram_resident_kib if res is not None and found_ram else None,
+        qemu_rss_kib=res.rss_kib if res is not None else None,
+        qemu_peak_rss_kib=res.peak_rss_kib if res is not None else None,
     )
 
 
@@ -581,6 +604,7 @@ def run_campaign(
     *,
     memory_kib: Sequence[int],
     vcpu_counts: Sequence[int] = (1,),
+    node_counts: Sequence[int] = (1,),
     arch: str | None = None,
     machine: str | None = None,
     cmdline: str = qemu.DEFAULT_CMDLINE,
@@ -608,6 +632,8 @@ def run_campaign(
     for m in memory_kib:
         if m % KIB_PER_MIB:
             raise InputError(f"expected whole MiB; found {size_label_kib(m)}", field="--memory")
+        for k in node_counts:
+            qemu.node_memory_kib(m, k)  # refuses nodes of less than 64 MiB
     if find_min_step_kib is not None and len(memory_kib) < 2:
         raise InputError("expected two sizes bounding the search, e.g. 16MiB,512MiB", field="--memory")
     if jobs is not None and jobs < 1:
@@ -637,6 +663,8 @@ def run_campaign(
                 progress=progress,
             )
             return CampaignResult(lab, out_dir, fm.records, out_dir / MANIFEST_NAME, fm)
-        specs = [BootSpec(m, n, tag) for n in vcpu_counts for m in memory_kib]
+        specs = [
+            BootSpec(m, n, tag, node_count=k) for k in node_counts for n in vcpu_counts for m in memory_kib
+        ]
         records = run_boots(lab, specs, out_dir, jobs=jobs, progress=progress)
         return CampaignResult(lab, out_dir, records, out_dir / MANIFEST_NAME)

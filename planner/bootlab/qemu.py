@@ -20,9 +20,10 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
 from planner.bootlab.image import Arch
+from planner.bootlab.resident import Residency, read_residency
 from planner.errors import InputError, PlannerError
 from planner.evidence.bundle import DUMP_BEGIN, DUMP_END
 from planner.units import KIB_PER_MIB
@@ -75,12 +76,16 @@ class QemuRun:
         qemu start to exit (or to the kill). [s]
     timed_out
         Killed by the timeout.
+    residency
+        qemu's memory when the guest printed the end of its dump (qemu stopped with
+        SIGSTOP while it is read); ``None`` if no dump ended or it was not asked for.
     """
 
     argv: tuple[str, ...]
     returncode: int | None
     boot_wall_s: float
     timed_out: bool
+    residency: Residency | None = None
 
 
 def find_qemu(arch: Arch) -> str:
@@ -133,6 +138,74 @@ def full_cmdline(arch: Arch, cmdline: str = DEFAULT_CMDLINE) -> str:
     return " ".join(words)
 
 
+#: above this, or with NUMA nodes, guest RAM is a ``memory-backend-ram`` with ``reserve=off``
+#: (MAP_NORESERVE): a plain ``-m 64G`` fails on a 24 GiB host under the default heuristic
+#: overcommit ("cannot set up guest memory 'pc.ram': Cannot allocate memory"). [KiB]
+PLAIN_RAM_MAX_KIB = 8 * 1024 * KIB_PER_MIB
+
+
+def node_memory_kib(memory_kib: int, node_count: int) -> tuple[int, ...]:
+    """RAM per NUMA node: an even split in whole MiB, the remainder on the last node."""
+    if node_count < 1:
+        raise InputError(f"expected at least 1 NUMA node; found {node_count}", field="--numa-nodes")
+    mib = memory_kib // KIB_PER_MIB
+    if mib < 64 * node_count:
+        raise InputError(
+            f"expected at least 64MiB per NUMA node; found {mib} MiB for {node_count} nodes",
+            field="--numa-nodes",
+        )
+    share = mib // node_count
+    sizes = [share] * node_count
+    sizes[-1] += mib - share * node_count
+    return tuple(m * KIB_PER_MIB for m in sizes)
+
+
+def node_cpus(vcpu_count: int, node_count: int) -> list[range]:
+    """vCPUs per node: consecutive blocks, the first ``vcpu_count % node_count`` nodes one more."""
+    base, extra = divmod(vcpu_count, node_count)
+    out, cpu = [], 0
+    for node in range(node_count):
+        n = base + (1 if node < extra else 0)
+        out.append(range(cpu, cpu + n))
+        cpu += n
+    return out
+
+
+def ram_argv(arch: Arch, memory_kib: int, vcpu_count: int, node_count: int) -> list[str]:
+    """``-m`` and, for big or NUMA guests, the memory backends and ``-numa`` nodes.
+
+    qemu 7.2 ``hw/core/numa.c``: each ``-numa node,memdev=`` takes one backend; a node
+    without ``cpus=`` is memory-only. s390x machines have no NUMA ("NUMA is not
+    supported by this machine-type").
+    """
+    argv = ["-m", f"{memory_kib // KIB_PER_MIB}M"]
+    if node_count > 1 and arch != "x86_64":
+        raise InputError(f"expected 1 NUMA node on {arch} (qemu has no NUMA there); found {node_count}",
+                         field="--numa-nodes")  # fmt: skip
+    if node_count == 1 and memory_kib <= PLAIN_RAM_MAX_KIB:
+        return argv
+    if node_count == 1:
+        return [
+            "-object",
+            f"memory-backend-ram,id=ram0,size={memory_kib // KIB_PER_MIB}M,reserve=off",
+            "-machine",
+            "memory-backend=ram0",
+            *argv,
+        ]
+    for node, (size, cpus) in enumerate(
+        zip(node_memory_kib(memory_kib, node_count), node_cpus(vcpu_count, node_count), strict=True)
+    ):
+        argv += ["-object", f"memory-backend-ram,id=ram{node},size={size // KIB_PER_MIB}M,reserve=off"]
+        cpu_arg = f",cpus={cpus[0]}-{cpus[-1]}" if len(cpus) else ""
+        argv += ["-numa", f"node,nodeid={node}{cpu_arg},memdev=ram{node}"]
+    return argv
+
+
+def ram_mapping_kib(memory_kib: int, node_count: int) -> tuple[int, ...]:
+    """Sizes of qemu's guest-RAM mappings (one per node). [KiB]"""
+    return (memory_kib,) if node_count == 1 else node_memory_kib(memory_kib, node_count)
+
+
 def qemu_argv(
     *,
     qemu: str,
@@ -144,6 +217,7 @@ def qemu_argv(
     machine: str,
     cmdline: str,
     accel: Literal["tcg", "kvm"] = "tcg",
+    node_count: int = 1,
 ) -> list[str]:
     """The qemu command of one boot (``reference/bootlab-debian-6.1.md`` section 1.2)."""
     if memory_kib % KIB_PER_MIB:
@@ -154,8 +228,7 @@ def qemu_argv(
         machine,
         "-accel",
         accel,
-        "-m",
-        f"{memory_kib // KIB_PER_MIB}M",
+        *ram_argv(arch, memory_kib, vcpu_count, node_count),
         "-smp",
         str(vcpu_count),
         "-nographic",
@@ -198,8 +271,42 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     proc.wait()
 
 
+def _copy_console(
+    proc: subprocess.Popen[bytes], log: IO[bytes], ram_sizes_kib: tuple[int, ...] | None
+) -> Residency | None:
+    """Copy qemu's console to ``log`` verbatim; at the dump's end marker, read qemu's memory.
+
+    qemu is stopped (SIGSTOP) while ``/proc/<pid>/smaps`` is read, so the guest cannot run on
+    into its poweroff, then continued (SIGCONT).
+    """
+    assert proc.stdout is not None
+    marker = DUMP_END.encode()
+    tail = b""
+    residency: Residency | None = None
+    while chunk := os.read(proc.stdout.fileno(), 65536):
+        log.write(chunk)
+        if ram_sizes_kib is None or residency is not None:
+            continue
+        window = tail + chunk
+        if marker in window:
+            log.flush()
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGSTOP)
+                try:
+                    residency = read_residency(proc.pid, ram_sizes_kib)
+                finally:
+                    os.kill(proc.pid, signal.SIGCONT)
+        tail = window[-len(marker) :]
+    return residency
+
+
 def run_qemu(
-    argv: list[str], log_path: Path, *, timeout_s: float, stop: threading.Event | None = None
+    argv: list[str],
+    log_path: Path,
+    *,
+    timeout_s: float,
+    stop: threading.Event | None = None,
+    ram_sizes_kib: tuple[int, ...] | None = None,
 ) -> QemuRun:
     """Run qemu, console to ``log_path`` (written atomically), killed after ``timeout_s``.
 
@@ -207,6 +314,8 @@ def run_qemu(
     same directory first). On KeyboardInterrupt or any other exception the process group
     is killed, the temp file removed, and the exception re-raised. Once ``stop`` is set
     (before :func:`kill_all`), no new qemu starts: :class:`BootInterruptedError` instead.
+    With ``ram_sizes_kib`` (the sizes of qemu's guest-RAM mappings) qemu's memory is read
+    when the guest prints the end of its dump (:attr:`QemuRun.residency`).
     """
     fd, tmp = tempfile.mkstemp(dir=log_path.parent, prefix=f".{log_path.name}.", suffix=".tmp")
     try:
@@ -219,14 +328,22 @@ def run_qemu(
                     proc = subprocess.Popen(
                         argv,
                         stdin=subprocess.DEVNULL,
-                        stdout=log,
+                        stdout=subprocess.PIPE,
                         stderr=subprocess.STDOUT,
                         start_new_session=True,
                     )
                 except FileNotFoundError:
                     raise _qemu_missing(f"{argv[0]} not found") from None
                 _LIVE.add(proc)
+            found: list[Residency | None] = [None]
+            copier: threading.Thread | None = None
             try:
+                copier = threading.Thread(
+                    target=lambda: found.__setitem__(0, _copy_console(proc, log, ram_sizes_kib)),
+                    name="bootlab-console",
+                    daemon=True,
+                )
+                copier.start()
                 returncode: int | None = proc.wait(timeout=timeout_s)
                 timed_out = False
             except subprocess.TimeoutExpired:
@@ -236,6 +353,10 @@ def run_qemu(
                 _kill_group(proc)
                 raise
             finally:
+                if copier is not None and copier.is_alive():
+                    copier.join()
+                if proc.stdout is not None:
+                    proc.stdout.close()
                 with _LIVE_LOCK:
                     _LIVE.discard(proc)
                     killed = proc in _KILLED
@@ -248,7 +369,7 @@ def run_qemu(
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return QemuRun(tuple(argv), returncode, round(wall_s, 3), timed_out)
+    return QemuRun(tuple(argv), returncode, round(wall_s, 3), timed_out, found[0])
 
 
 def classify(console_text: str, run: QemuRun) -> Outcome:

@@ -24,7 +24,8 @@ Inputs (:func:`load_evidence`):
 
 Bootlab manifest hook: if a ``manifest.json`` sits beside the log (in the same
 directory; for a directory input, beside that directory) and lists the log, its
-``memory_kib``, ``vcpu_count`` and ``machine`` are used. Accepted shapes::
+``memory_kib``, ``vcpu_count``, ``machine`` and ``guest_ram_resident_kib`` (qemu's resident
+guest RAM when the dump ended, see :mod:`planner.bootlab.resident`) are used. Accepted shapes::
 
     {"boots": [{"log": "128M-1cpu.log", "memory_kib": 131072, "vcpu_count": 1, "machine": "pc"}]}
     [{"log": "128M-1cpu.log", ...}]                      # a bare list
@@ -438,6 +439,15 @@ def _check_manifest_entry(entry: dict[str, Any], manifest: Path) -> dict[str, An
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise EvidenceError(f"expected a positive integer; found {value!r}", file=manifest, field=key)
         out[key] = value
+    resident = entry.get("guest_ram_resident_kib")
+    if resident is not None:
+        if not isinstance(resident, int) or isinstance(resident, bool) or resident < 0:
+            raise EvidenceError(
+                f"expected a whole number of KiB; found {resident!r}",
+                file=manifest,
+                field="guest_ram_resident_kib",
+            )
+        out["guest_ram_resident_kib"] = resident
     machine = entry.get("machine")
     if machine is not None:
         if not isinstance(machine, str) or not machine:
@@ -554,6 +564,7 @@ def load_evidence(
         memory_kib=memory_kib if memory_kib is not None else facts.get("memory_kib"),
         vcpu_count=vcpu_count if vcpu_count is not None else facts.get("vcpu_count", evidence.vcpu_count),
         machine=machine if machine is not None else facts.get("machine"),
+        guest_ram_resident_kib=facts.get("guest_ram_resident_kib"),
     )
     if evidence.memory_kib is None:
         evidence = replace(evidence, memory_kib=infer_memory_kib(evidence))

@@ -159,6 +159,10 @@ _FREEING_RE = re.compile(
 )
 _MAX_MEMORY_RE = re.compile(r"^setup: The maximum memory size is (?P<mib>\d+)MB$")
 _DEFERRED_RE = re.compile(r"^node \d+ deferred pages initialised in \d+ms$")
+# arch/x86/mm/numa.c alloc_node_data() @ v6.1: ``NODE_DATA(1) allocated [mem 0x103fb19000-0x103fb43fff]``
+_NODE_DATA_RE = re.compile(
+    r"^NODE_DATA\((?P<node>\d+)\) allocated \[mem 0x(?P<start>[0-9a-fA-F]+)-0x(?P<end>[0-9a-fA-F]+)\]$"
+)
 _RUN_INIT_RE = re.compile(r"^Run \S+ as init process$")
 _PANIC_RE = re.compile(r"^Kernel panic - not syncing:? ?(?P<msg>.*)$")
 
@@ -376,6 +380,7 @@ def parse_dmesg(text: str, source: str = "<dmesg>", *, line_offset: int = 0) -> 
     node_ranges: list[MemoryRange] = []
     zones: list[ZonePages] = []
     node_totalpages: list[tuple[int, int]] = []
+    node_data: list[tuple[int, int]] = []
     built_total_pages: int | None = None
     percpu: Percpu | None = None
     nr_cpu_ids: int | None = None
@@ -505,6 +510,12 @@ def parse_dmesg(text: str, source: str = "<dmesg>", *, line_offset: int = 0) -> 
             dma32_hint = True
             continue
 
+        nd = _NODE_DATA_RE.match(stripped)
+        if nd:
+            if line.complete:
+                size = int(nd.group("end"), 16) + 1 - int(nd.group("start"), 16)
+                node_data.append((int(nd.group("node")), size // 1024))
+            continue
         tm = _NODE_TOTALPAGES_RE.match(stripped)
         if tm:
             if line.complete:
@@ -617,6 +628,7 @@ def parse_dmesg(text: str, source: str = "<dmesg>", *, line_offset: int = 0) -> 
         zones=tuple(zones),
         total_pages=total_pages,
         node_total_pages=tuple(node_totalpages),
+        node_data=tuple(node_data),
         percpu=percpu,
         nr_cpu_ids=nr_cpu_ids,
         log_buf_len_bytes=log_buf_len_bytes,

@@ -128,6 +128,13 @@ class Dmesg:
     #: every ``On node N totalpages: P`` line as (node, pages); ``total_pages`` is their sum when no
     #: ``Built N zonelists ... Total pages:`` line exists
     node_total_pages: tuple[tuple[int, int], ...] = ()
+    #: every ``NODE_DATA(N) allocated [mem 0xA-0xB]`` line as (node, KiB) (x86-64 NUMA)
+    node_data: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def node_count(self) -> int:
+        """NUMA nodes with memory: distinct nodes of ``Early memory node ranges`` (1 if none)."""
+        return len({r.kind for r in self.node_ranges}) or 1
 
     @property
     def freed_kib(self) -> int:
@@ -250,6 +257,8 @@ class Evidence:
     memory_kib: int | None = None
     vcpu_count: int | None = None
     machine: str | None = None  # "pc", "q35", "s390-ccw-virtio"
+    #: the guest's RAM resident in qemu when the dump ended (bootlab manifest) [KiB]
+    guest_ram_resident_kib: int | None = None
     sections: tuple[str, ...] = ()  # names of the ``==== NAME`` sections found
     #: ``==== /proc/meminfo (again, end of dump)``: meminfo read again after the whole dump
     meminfo_end: Meminfo | None = None

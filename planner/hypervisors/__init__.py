@@ -14,7 +14,7 @@ model          module                          overhead per guest
 =============  ==============================  ==================================================
 
 Parameter values come from ``profiles/hypervisors/*.yaml`` (read by
-:mod:`planner.config`, each value with its ``source:``); this package only
+:mod:`planner.inputs.profiles`, each value with its ``source:``); this package only
 turns a mapping of values into the typed, frozen parameters of a model
 (:func:`build_params`) and evaluates the formulas.
 """
@@ -114,6 +114,10 @@ class HypervisorProfile:
     model: str
     params: Any
     sources: Mapping[str, ParameterSource]
+    path: str | None = None  #: the file it was read from
+    #: made by ``planner calibrate-host`` from a host's own qemu processes (its ``fit:``): on
+    #: that host it stands for every guest of its model, whichever profile the guest lists
+    measured_on_host: bool = False
 
     @property
     def stack(self) -> Stack:

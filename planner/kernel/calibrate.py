@@ -16,6 +16,7 @@ runtime from /proc/meminfo (Slab, SReclaimable, KernelStack, VmallocUsed) and
 from __future__ import annotations
 
 import dataclasses
+import re
 import statistics
 from collections import Counter
 from collections.abc import Sequence
@@ -30,6 +31,7 @@ from planner.kernel.calibration import (
     KernelParameters,
     LogRecord,
 )
+from planner.kernel.footprint import footprint_samples, touched_kib
 from planner.kernel.layout import nr_kernel_pages
 from planner.kernel.model import (
     GuestSpec,
@@ -128,6 +130,7 @@ def _samples(evidences: Sequence[Evidence]) -> list[_Sample]:
             possible_cpu_count=possible if possible and possible != vcpus else None,
             cmdline=cmdline,
             machine=ev.machine,
+            node_count=ev.dmesg.node_count,
         )
         meminfo = dict(ev.meminfo.fields_kib) if ev.meminfo is not None and "MemTotal" in ev.meminfo else None
         pcp = ev.zoneinfo.pcp_kib if ev.zoneinfo is not None and ev.zoneinfo.zones else None
@@ -252,6 +255,12 @@ def _freed_kib(s: _Sample, kind: str) -> int:
     return total
 
 
+def _release_at_least(release: str | None, version: tuple[int, int]) -> bool:
+    """Whether a ``uname -r`` such as ``6.12.95+deb12-cloud-amd64`` is at least ``version``."""
+    m = re.match(r"(\d+)\.(\d+)", release or "")
+    return m is not None and (int(m.group(1)), int(m.group(2))) >= version
+
+
 def _structural(fit: _Fit, samples: list[_Sample], runtime: list[_Sample], era_2_6: bool) -> None:
     """Constants read straight from the logs, and the build's configuration."""
     arch = fit.draft.arch
@@ -263,6 +272,11 @@ def _structural(fit: _Fit, samples: list[_Sample], runtime: list[_Sample], era_2
     fit.set(
         "measured: 'percpu: Embedded N pages/cpu' x 4 KiB",
         percpu_kib_per_cpu=_mode([p * 4 for p in percpu_pages]) if percpu_pages else 0,
+    )
+    node_data = [kib for s in samples if s.evidence.dmesg for _, kib in s.evidence.dmesg.node_data]
+    fit.set(
+        "measured: 'NODE_DATA(N) allocated [mem A-B]'" if node_data else "not in the logs (no NUMA): 0",
+        node_data_kib=_mode(node_data) if node_data else 0,
     )
     done = [s for s in runtime if s.evidence.dmesg and s.evidence.dmesg.run_init] or runtime
     fit.set(
@@ -293,7 +307,14 @@ def _structural(fit: _Fit, samples: list[_Sample], runtime: list[_Sample], era_2
         fit.set("config default (no boot at >= 768 MiB to measure it)", thp_available=arch == "x86_64")
     fit.set("config: Debian 6.1 " + arch, **ARCH_DEFAULTS[arch])
     fit.set("config: CONFIG_LOG_BUF_SHIFT=17", log_buf_default_kib=128)
-    fit.set("config: alloc_large_system_hash() rules of 6.1", hash_rules="6.1")
+    if _release_at_least(first.dmesg.release, (6, 10)):
+        fit.set(
+            "release >= 6.10: nr_kernel_pages from free memblock ranges "
+            "(mm/mm_init.c calc_nr_kernel_pages())",
+            hash_rules="6.10",
+        )
+    else:
+        fit.set("config: alloc_large_system_hash() rules of 6.1", hash_rules="6.1")
     if era_2_6:
         _structural_2_6(fit, samples)
 
@@ -332,20 +353,37 @@ def _structural_2_6(fit: _Fit, samples: list[_Sample]) -> None:
         )
 
 
+#: x86-64: knees tried for the direct-map slope (``model.direct_map_kib``), 0..16 GiB [KiB]
+DIRECT_MAP_KNEES_KIB = tuple(k * KIB_PER_GIB // 4 for k in range(65))
+
+
 def _fit_reserved(fit: _Fit, samples: list[_Sample]) -> None:
-    """The image reservation and a direct-map slope, least squares over every ``Memory:`` line."""
-    rows, y = [], []
+    """The image reservation and a direct-map slope past a knee, least squares over every
+    ``Memory:`` line; x86-64 tries each knee of :data:`DIRECT_MAP_KNEES_KIB` and keeps the
+    best (the smallest on a tie), s390x has none."""
+    present, y = [], []
+    zeroed = dataclasses.replace(fit.params, image_reserved_kib=0.0, direct_map_kib_per_gib=0.0)
     for s in samples:
-        zero = reserved_terms(fit.draft, s.spec, fit.params)
-        rows.append([1.0, zero.layout.present_kib / KIB_PER_GIB])
+        zero = reserved_terms(fit.draft, s.spec, zeroed)
+        present.append(zero.layout.present_kib)
         y.append(s.reserved_kib - zero.reserved_kib)
-    (image, slope), rms = _linear_fit(
-        rows, y, ["image_reserved_kib", "direct_map_kib_per_gib"], lower=[0.0, 0.0]
-    )
+    knees = DIRECT_MAP_KNEES_KIB if fit.draft.arch == "x86_64" else (0,)
+    best: tuple[float, int, float, float] | None = None
+    for knee in knees:
+        rows = [[1.0, max(kib - knee, 0) / KIB_PER_GIB] for kib in present]
+        (image, slope), rms = _linear_fit(
+            rows, y, ["image_reserved_kib", "direct_map_kib_per_gib"], lower=[0.0, 0.0]
+        )
+        if best is None or rms < best[0] - 0.5:
+            best = (rms, knee, image, slope)
+    assert best is not None
+    rms, knee, image, slope = best
+    if slope == 0.0:
+        knee = 0
     if len({s.spec.memory_kib for s in samples}) < MIN_SIZES:
-        image, slope = statistics.fmean(y), 0.0
+        image, slope, knee = statistics.fmean(y), 0.0, 0
     how = f"least_squares: dmesg reserved over {len(samples)} logs (rms {rms:.0f} KiB)"
-    fit.set(how, image_reserved_kib=image, direct_map_kib_per_gib=slope)
+    fit.set(how, image_reserved_kib=image, direct_map_kib_per_gib=slope, direct_map_free_kib=float(knee))
 
 
 def _fit_memtotal_offset(fit: _Fit, runtime: list[_Sample]) -> None:
@@ -372,6 +410,13 @@ def _user_kib(s: _Sample) -> float:
     return _meminfo(s, "AnonPages") + _meminfo(s, "Buffers") + _meminfo(s, "Cached") - _meminfo(s, "Shmem")
 
 
+def _vmalloc_hash_kib(fit: _Fit, s: _Sample) -> float:
+    """The boot's hash tables that ``VmallocUsed`` counts (``vmalloc``: order >= MAX_ORDER, or
+    ``hashdist`` on several NUMA nodes), as the model sizes them. [KiB]"""
+    tables = reserved_terms(fit.draft, s.spec, fit.params).hash_tables
+    return float(sum(t.size_kib for t in tables if t.vmalloc))
+
+
 def _fit_runtime(fit: _Fit, runtime: list[_Sample]) -> None:
     """The idle runtime from /proc/meminfo and /proc/zoneinfo: constants plus per-vCPU slopes."""
     n = len(runtime)
@@ -390,7 +435,9 @@ def _fit_runtime(fit: _Fit, runtime: list[_Sample]) -> None:
         kernel_stacks_kib_per_vcpu=stacks_v,
     )
     inverse = [[1.0, 1.0 / reserved_terms(fit.draft, s.spec, fit.params).possible_cpu_count] for s in runtime]
-    vm_y = [_meminfo(s, "VmallocUsed") - _meminfo(s, "KernelStack") for s in runtime]
+    vm_y = [
+        _meminfo(s, "VmallocUsed") - _meminfo(s, "KernelStack") - _vmalloc_hash_kib(fit, s) for s in runtime
+    ]
     (vmalloc, vmalloc_inv), _ = _linear_fit(inverse, vm_y, ["vmalloc", "per_inverse_cpu"])
     fit.set(
         f"least_squares: VmallocUsed - KernelStack over {n} boots (a + b / possible CPUs)",
@@ -408,7 +455,7 @@ def _fit_runtime(fit: _Fit, runtime: list[_Sample]) -> None:
         other_y.append(
             used
             - _meminfo(s, "Slab")
-            - _meminfo(s, "VmallocUsed")
+            - (_meminfo(s, "VmallocUsed") - _vmalloc_hash_kib(fit, s))
             - run.hash_late_kib
             - dma_pools_kib(fit.params.dma_pool_count, rt.totalram_at_print_kib)
             - pcp_measured
@@ -452,6 +499,33 @@ def _fit_pcp(fit: _Fit, runtime: list[_Sample]) -> None:
         )
     else:
         fit.set("default: the cap is the low watermarks", pcp_low_fraction=1.0)
+
+
+def _fit_footprint(fit: _Fit, samples: list[_Sample]) -> None:
+    """The boot footprint's base and per-vCPU slope, over the boots whose manifest recorded
+    qemu's resident guest RAM (:mod:`planner.kernel.footprint`)."""
+    usable = footprint_samples([s.evidence for s in samples])
+    if len({e.memory_kib for e in usable}) < MIN_SIZES:
+        fit.set("not measured (fewer than 2 sizes with qemu's resident guest RAM): 0",
+                footprint_base_kib=0.0, footprint_kib_per_vcpu=0.0, footprint_kib_per_node=0.0)  # fmt: skip
+        return
+    by_source = {s.evidence.source: s for s in samples}
+    rows, y = [], []
+    for e in usable:
+        spec = by_source[e.source].spec
+        assert e.guest_ram_resident_kib is not None
+        touched = touched_kib(fit.draft, spec.memory_kib, spec.vcpu_count, spec.node_count, fit.params)
+        rows.append([1.0, float(spec.vcpu_count - 1), float(spec.node_count - 1)])
+        y.append(e.guest_ram_resident_kib - touched)
+    (base, per_vcpu, per_node), rms = _linear_fit(
+        rows, y, ["footprint_base_kib", "footprint_kib_per_vcpu", "footprint_kib_per_node"]
+    )
+    fit.set(
+        f"least_squares: bootlab resident guest RAM - touched over {len(y)} boots (rms {rms:.0f} KiB)",
+        footprint_base_kib=base,
+        footprint_kib_per_vcpu=per_vcpu,
+        footprint_kib_per_node=per_node,
+    )
 
 
 def _log_record(s: _Sample, result: Calibration) -> LogRecord:
@@ -530,6 +604,7 @@ def calibrate(
     _fit_reserved(fit, samples)
     _fit_memtotal_offset(fit, runtime)
     _fit_runtime(fit, runtime)
+    _fit_footprint(fit, samples)
     cal_range = CalibratedRange(
         min_memory_kib=min(s.spec.memory_kib for s in runtime),
         max_memory_kib=max(s.spec.memory_kib for s in runtime),

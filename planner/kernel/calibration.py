@@ -4,23 +4,19 @@ A calibration is data (YAML in ``profiles/kernels/NAME.yaml``). It is frozen
 once made, carries a ``schema_version``, the sha256 and configured size of every
 log it came from, per-log residuals, and the range it was calibrated on;
 predictions outside that range follow an explicit policy (``planner.kernel.model``).
+Files are found, read and written by :mod:`planner.inputs.calibrations` (the one door for
+YAML); :func:`calibration_from_dict` validates their plain data.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import yaml
-
-from planner import data_dir
 from planner.errors import InputError
-from planner.files import write_atomic
 
 SCHEMA_VERSION = 1
-_YAML_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -39,6 +35,10 @@ class KernelParameters:
     image_reserved_kib: float = 0.0
     #: kernel direct-map page tables per GiB of RAM (s390x under TCG maps with 4 KiB pages)
     direct_map_kib_per_gib: float = 0.0
+    #: RAM whose direct-map page tables the image's own pool covers (x86-64 brk ``pgt_buf``)
+    direct_map_free_kib: float = 0.0
+    #: ``NODE_DATA(n) allocated`` per NUMA node beyond the first (pg_data_t)
+    node_data_kib: int = 0
     #: first per-CPU chunk per possible CPU (``percpu: Embedded N pages/cpu``)
     percpu_kib_per_cpu: int = 0
     #: ``Freeing unused kernel image ...``, ``unused decrypted``, ``early sccb`` ...
@@ -70,6 +70,14 @@ class KernelParameters:
     pcp_kib_per_gib: float = 0.0
     pcp_kib_per_vcpu: float = 0.0
     pcp_low_fraction: float = 1.0
+    # --- on the host ---------------------------------------------------------------
+    #: guest RAM resident on the host after boot = min(RAM, base + per_vcpu * (vCPUs - 1)
+    #: + per_node * (NUMA nodes - 1) + what the kernel touches in proportion to RAM)
+    #: (:mod:`planner.kernel.footprint`);
+    #: 0: not measured
+    footprint_base_kib: float = 0.0
+    footprint_kib_per_vcpu: float = 0.0
+    footprint_kib_per_node: float = 0.0
     # --- build configuration -----------------------------------------------------
     thp_available: bool = True
     swiotlb_available: bool = True
@@ -79,7 +87,8 @@ class KernelParameters:
     #: DMA atomic pools (kernel/dma/pool.c): kernel, DMA, DMA32 on x86-64
     dma_pool_count: int = 3
     pageblock_kib: int = 2048
-    #: "6.1" (alloc_large_system_hash with adapt and low limits) or "2.6.18"
+    #: "6.1" (alloc_large_system_hash with adapt and low limits), "6.10" (nr_kernel_pages
+    #: from free memblock ranges) or "2.6.18"
     hash_rules: str = "6.1"
     #: sizeof(struct page): 64 with memcg (6.x), 56 on 2.6.18 x86-64
     struct_page_bytes: int = 64
@@ -191,6 +200,8 @@ def parameter_unit(name: str) -> str:
         return "KiB/vCPU"
     if name.endswith("_kib_per_cpu"):
         return "KiB/CPU"
+    if name.endswith("_kib_per_node"):
+        return "KiB/node"
     if name.endswith("_kib_cpu_inverse"):
         return "KiB*CPU"
     if name.endswith("_kib"):
@@ -292,84 +303,3 @@ def calibration_from_dict(data: Any, source: str = "<calibration>") -> Calibrati
         notes=tuple(data.get("notes") or ()),
         path=source,
     )
-
-
-def _profiles_dir() -> Path:
-    return data_dir("profiles") / "kernels"
-
-
-#: where `planner bootlab --calibrate NAME` writes, relative to the working directory
-LOCAL_KERNELS_DIR = Path("profiles") / "kernels"
-
-
-def _search_dirs() -> list[Path]:
-    """Calibration directories by precedence: ./profiles/kernels, then the shipped ones."""
-    dirs = [LOCAL_KERNELS_DIR, _profiles_dir()]
-    out: list[Path] = []
-    for d in dirs:
-        if d.is_dir() and not any(d.resolve() == o.resolve() for o in out):
-            out.append(d)
-    return out
-
-
-def list_calibrations() -> list[tuple[str, str]]:
-    """Calibrations found by name: (name, one-line description), sorted by name.
-
-    ``./profiles/kernels/*.yaml`` (what ``planner bootlab --calibrate`` writes) comes
-    before the calibrations shipped with the package.
-    """
-    seen: dict[str, str] = {}
-    for directory in _search_dirs():
-        for path in sorted(directory.glob("*.yaml")):
-            try:
-                cal = load_calibration(str(path))
-            except InputError:
-                continue
-            seen.setdefault(cal.name, cal.description)
-    return sorted(seen.items())
-
-
-def load_calibration(name_or_path: str) -> Calibration:
-    """Load a calibration by name (``./profiles/kernels/NAME.yaml``, then the shipped
-    ``profiles/kernels/NAME.yaml``) or by path."""
-    path = Path(name_or_path)
-    if not path.is_file():
-        found = [d / f"{name_or_path}.yaml" for d in _search_dirs() if (d / f"{name_or_path}.yaml").is_file()]
-        if not found:
-            names = sorted({p.stem for d in _search_dirs() for p in d.glob("*.yaml")})
-            raise InputError(
-                f"expected a kernel calibration name ({', '.join(names) or 'none found'}) "
-                f"or a calibration file; found {name_or_path!r}",
-                field="kernel",
-            )
-        path = found[0]
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = yaml.load(text, Loader=_YAML_LOADER)  # safe: SafeLoader, in C when libyaml is there
-    except UnicodeDecodeError as err:
-        raise InputError(
-            f"expected a calibration file in UTF-8; found byte 0x{err.object[err.start]:02x}",
-            file=path,
-            line=path.read_bytes()[: err.start].count(b"\n") + 1,
-        ) from None
-    except OSError as err:
-        raise InputError(
-            f"expected a readable calibration file; found {err.strerror or err}", file=path
-        ) from None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        raise InputError(
-            f"expected valid YAML; {getattr(err, 'problem', err)}",
-            file=path,
-            line=mark.line + 1 if mark is not None else None,
-        ) from None
-    return calibration_from_dict(data, str(path))
-
-
-def save_calibration(calibration: Calibration, path: str | Path) -> None:
-    """Write a calibration as YAML, atomically (temp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = yaml.safe_dump(calibration.to_dict(), sort_keys=False, width=120)
-    header = f"# planner kernel calibration {calibration.name} (written by planner calibrate)\n"
-    write_atomic(path, header + text)

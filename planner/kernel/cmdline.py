@@ -2,7 +2,11 @@
 
 Sources: ``Documentation/admin-guide/kernel-parameters.txt`` @ v6.1;
 ``kernel/crash_core.c parse_crashkernel()``; ``kernel/dma/swiotlb.c
-setup_io_tlb_npages()``; ``kernel/printk/printk.c log_buf_len_setup()``.
+setup_io_tlb_npages()``; ``kernel/printk/printk.c log_buf_len_setup()``;
+``kernel/smp.c nrcpus()`` and ``arch/x86/kernel/smpboot.c prefill_possible_map()``
+(``nr_cpus=`` caps ``nr_cpu_ids``, ``possible_cpus=`` sets the possible count under that
+cap); ``mm/memcontrol.c cgroup_memory()`` (``cgroup.memory=nokmem``); ``kernel/dma/pool.c
+early_coherent_pool()`` (``coherent_pool=``).
 """
 
 from __future__ import annotations
@@ -36,9 +40,21 @@ class Cmdline:
     crashkernel_low: str | None = None  # crashkernel=Y,low
     swiotlb: str | None = None  # swiotlb=
     log_buf_len_kib: int | None = None  # log_buf_len=
-    possible_cpus: int | None = None  # possible_cpus= / nr_cpus=
+    possible_cpus: int | None = None  # possible_cpus=
+    nr_cpus: int | None = None  # nr_cpus= (a cap on nr_cpu_ids, so on the possible CPUs)
     transparent_hugepage: str | None = None  # transparent_hugepage=always|madvise|never
     cma_kib: int | None = None  # cma= (kernel/dma/contiguous.c) or vmcp_cma= (drivers/s390/char/vmcp.c)
+    kmem_accounting: bool = True  # False with cgroup.memory=nokmem
+    coherent_pool_kib: int | None = None  # coherent_pool= (0 keeps the default size)
+
+    def possible_cpu_count(self, default: int) -> int:
+        """Possible CPUs under this command line, given the machine's (qemu ``maxcpus``).
+
+        ``possible_cpus=N`` replaces the machine's count; ``nr_cpus=N`` caps it
+        (``prefill_possible_map()``: ``possible = min(possible, nr_cpu_ids)``), in any order.
+        """
+        possible = self.possible_cpus if self.possible_cpus is not None else default
+        return min(possible, self.nr_cpus) if self.nr_cpus is not None else possible
 
 
 def _size(value: str, option: str) -> int:
@@ -73,11 +89,17 @@ def parse_cmdline(text: str) -> Cmdline:
                 raise InputError(f"expected a CPU count; found {value!r}", field=f"{key}=") from None
             if count < 1:
                 raise InputError(f"expected a CPU count of at least 1; found {value!r}", field=f"{key}=")
-            fields["possible_cpus"] = count
+            fields[key] = count
         elif key == "transparent_hugepage":
             fields["transparent_hugepage"] = value
         elif key in ("cma", "vmcp_cma"):
-            fields["cma_kib"] = _size(value.split("@")[0], f"{key}=")
+            size = value.split("@")[0]
+            # cma=0 / vmcp_cma=0 switch the area off (memparse() reads 0 with any suffix)
+            fields["cma_kib"] = 0 if size.rstrip("KMGkmg") == "0" else _size(size, f"{key}=")
+        elif key == "cgroup.memory":
+            fields["kmem_accounting"] = "nokmem" not in value.split(",")
+        elif key == "coherent_pool":
+            fields["coherent_pool_kib"] = _size(value, "coherent_pool=")
     return Cmdline(**fields)  # type: ignore[arg-type]
 
 

@@ -33,6 +33,7 @@ Sections: 128 MiB on x86-64 (``SECTION_SIZE_BITS 27``), 256 MiB on s390x (28).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -54,6 +55,10 @@ X86_LOW_PAGES = 158
 SEABIOS_TOP_RESERVED_KIB = 128
 #: q35: SeaBIOS keeps 4 KiB more at the top of low RAM (measured, qemu 7.2) [KiB]
 Q35_EXTRA_RESERVED_KIB = 4
+#: pc: from 128 GiB SeaBIOS keeps 4 KiB more at the top of low RAM (measured, qemu 7.2:
+#: e820 usable ends at 0xbffdefff at 128 and 256 GiB, 0xbffdffff up to 64 GiB) [KiB]
+PC_BIG_TABLES_KIB = 128 * KIB_PER_GIB
+PC_BIG_EXTRA_RESERVED_KIB = 4
 #: x86 ``dma_reserve``: pages below 16 MiB that are not free; the whole first MiB is
 #: reserved since v5.13 (arch/x86/realmode/init.c reserve_real_mode()) [pages]
 X86_DMA_RESERVE_PAGES = 158
@@ -118,12 +123,18 @@ class Layout:
 
 
 def _count_sections(ranges_kib: list[tuple[int, int]] | tuple[tuple[int, int], ...], section_kib: int) -> int:
-    sections: set[int] = set()
-    for start, end in ranges_kib:
-        if end <= start:
-            continue
-        sections.update(range(start // section_kib, (end - 1) // section_kib + 1))
-    return len(sections)
+    """Sections that hold any present RAM: each range's first to last section, overlaps (two
+    ranges sharing a section) counted once. O(ranges), not O(sections): 4 PiB is 2^25 sections."""
+    spans = sorted(
+        (start // section_kib, (end - 1) // section_kib) for start, end in ranges_kib if end > start
+    )
+    count, last = 0, -1
+    for first, final in spans:
+        first = max(first, last + 1)
+        if final >= first:
+            count += final - first + 1
+            last = final
+    return count
 
 
 def _zones_for_range(arch: str, node: int, start_kib: int, end_kib: int) -> list[ZoneSpan]:
@@ -160,7 +171,7 @@ def _merge_zones(zones: list[ZoneSpan]) -> tuple[ZoneSpan, ...]:
     return tuple(merged.values())
 
 
-def guest_layout(arch: str, memory_kib: int, machine: str | None = None) -> Layout:
+def guest_layout(arch: str, memory_kib: int, machine: str | None = None, node_count: int = 1) -> Layout:
     """Layout of a qemu guest of ``memory_kib`` on ``machine``.
 
     Parameters
@@ -171,6 +182,12 @@ def guest_layout(arch: str, memory_kib: int, machine: str | None = None) -> Layo
         Configured RAM (qemu ``-m``). [KiB]
     machine
         ``pc`` (default on x86-64), ``q35``, ``s390-ccw-virtio`` (default on s390x) or ``zvm``.
+    node_count
+        qemu ``-numa`` nodes with RAM split evenly in whole MiB, the remainder on the last
+        (``planner bootlab --numa-nodes``; x86-64 only). qemu lays the nodes' backends end
+        to end in RAM order, and RAM order maps to physical addresses as without nodes
+        (below 4 GiB first), so node 1 of a 64 GiB ``pc`` guest starts at 33 GiB:
+        ``NUMA: ... node 1 [mem 0x840000000-0x103fffffff]`` (bootlab ``64GiB-2cpu-2node``).
     """
     if arch not in SECTION_KIB:
         raise InputError(f"expected an architecture x86_64 or s390x; found {arch!r}", field="arch")
@@ -201,25 +218,55 @@ def guest_layout(arch: str, memory_kib: int, machine: str | None = None) -> Layo
     # SeaBIOS e820: [4K, 0x9f000) usable below 1 MiB (page 0 reserved by Linux), then
     # [1 MiB, low - 128 KiB) usable; high RAM from 4 GiB.
     top_reserved_kib = SEABIOS_TOP_RESERVED_KIB + (Q35_EXTRA_RESERVED_KIB if machine == "q35" else 0)
+    if machine == "pc" and memory_kib >= PC_BIG_TABLES_KIB:
+        top_reserved_kib += PC_BIG_EXTRA_RESERVED_KIB
     ranges: list[tuple[int, int]] = [
         (PAGE_KIB, PAGE_KIB + X86_LOW_PAGES * PAGE_KIB),
         (KIB_PER_MIB, low_kib - top_reserved_kib),
     ]
     if high_kib:
         ranges.append((_4G_KIB, _4G_KIB + high_kib))
+    by_node = _split_nodes(ranges, memory_kib, low_kib, node_count)
     zones: list[ZoneSpan] = []
-    for start, end in ranges:
-        zones.extend(_zones_for_range(arch, 0, start, end))
-    present_kib = sum(e - s for s, e in ranges)
+    for start, end, node in by_node:
+        zones.extend(_zones_for_range(arch, node, start, end))
+    plain = tuple((s, e) for s, e, _ in by_node)
     return Layout(
         arch,
         machine,
         memory_kib,
-        present_kib,
-        tuple(ranges),
+        sum(e - s for s, e in plain),
+        plain,
         _merge_zones(zones),
-        _count_sections(ranges, SECTION_KIB[arch]),
+        _count_sections(plain, SECTION_KIB[arch]),
+        node_count=node_count,
     )
+
+
+def _split_nodes(
+    ranges: list[tuple[int, int]], memory_kib: int, low_kib: int, node_count: int
+) -> list[tuple[int, int, int]]:
+    """Cut present ranges at the qemu node boundaries: ``(start, end, node)`` in KiB."""
+    mib = memory_kib // KIB_PER_MIB
+    share = mib // node_count
+    ram_ends = [share * KIB_PER_MIB * (n + 1) for n in range(node_count - 1)] + [memory_kib]
+
+    def physical(ram_kib: int) -> int:
+        return ram_kib if ram_kib < low_kib else _4G_KIB + ram_kib - low_kib
+
+    cuts = [physical(e) for e in ram_ends]
+    out: list[tuple[int, int, int]] = []
+    for start, end in ranges:
+        lo = start
+        for node, cut in enumerate(cuts):
+            if lo >= end:
+                break
+            if cut <= lo:
+                continue
+            hi = min(end, cut)
+            out.append((lo, hi, node))
+            lo = hi
+    return out
 
 
 def host_layout(arch: str, node_memory_kib: list[int] | tuple[int, ...]) -> Layout:
@@ -298,6 +345,7 @@ def nr_kernel_pages(
     *,
     struct_page_bytes: int = STRUCT_PAGE_BYTES,
     dma_reserve_pages: int | None = None,
+    early_reserved_kib: float = 0.0,
 ) -> int:
     """Pages the hash-table sizing sees (``nr_kernel_pages``). [pages]
 
@@ -306,11 +354,22 @@ def nr_kernel_pages(
     first zone (x86-64; 158 pages on qemu guests since v5.13). Checked: 31968 at
     128 MiB on qemu ``pc`` = the log's ``Total pages: 31968``. 2.6.18 estimates the
     memmap from the spanned pages (no present/16 rule).
+
+    ``6.10`` rules (``mm/mm_init.c calc_nr_kernel_pages()``, commit 10b7d6be9a50 "mm/mm_init.c:
+    add new function calc_nr_kernel_pages()", v6.10; ``dma_reserve`` and ``calc_memmap_size()``
+    removed): the pages of free memblock ranges at the end of ``free_area_init()``, i.e.
+    present pages less everything memblock holds by then (``early_reserved_kib``: the
+    image, initrd, memmap, page tables, NODE_DATA, crashkernel, early log buffer) and, on x86-64 guests,
+    the reserved first MiB. Checked on Debian 6.12.95 cloud-amd64: 4096 dentry entries at
+    76 MiB where the 6.1 rule gives 16384 (bootlab ``debian-6.12-cloud-amd64``).
     """
     if dma_reserve_pages is None:
         dma_reserve_pages = (
             X86_DMA_RESERVE_PAGES if layout.arch == "x86_64" and layout.machine != "host" else 0
         )
+    if rules == "6.10":
+        present = sum(z.present_pages for z in layout.zones)
+        return max(present - dma_reserve_pages - math.ceil(early_reserved_kib / PAGE_KIB), 0)
     total = 0
     for i, z in enumerate(sorted(layout.zones, key=lambda z: (z.node, z.start_pfn))):
         free = z.present_pages

@@ -62,6 +62,8 @@ from planner.kernel.layout import (
     memmap_kib_per_section,
     nr_kernel_pages,
 )
+from planner.kernel.percpu import memcg_percpu_map_kib
+from planner.kernel.tuning_facts import parse_version
 from planner.kernel.watermarks import Watermarks, ZoneManaged, mem_available_kib, watermarks
 from planner.units import KIB_PER_GIB, PAGE_KIB, format_kib
 
@@ -91,6 +93,8 @@ TERMS = (
 X86_FIRST_MIB_PAGES = 158
 #: page tables of a resident set: one 8-byte entry per 4 KiB page
 PAGE_TABLE_RAM_DIVISOR = 512
+#: commit faf65dde844a (v5.14): every dynamic per-CPU chunk carries a memcg map
+MEMCG_PERCPU_MAP_SINCE = (5, 14)
 #: DMA atomic pool bounds (kernel/dma/pool.c dma_atomic_pool_init() @ v6.1) [KiB]
 DMA_POOL_MIN_KIB = 128
 DMA_POOL_MAX_KIB = 4096
@@ -105,6 +109,8 @@ class GuestSpec:
     possible_cpu_count: int | None = None  # default: vcpu_count (qemu maxcpus)
     cmdline: str = ""
     machine: str | None = None
+    #: qemu ``-numa`` nodes, RAM split evenly (:func:`planner.kernel.layout.guest_layout`)
+    node_count: int = 1
 
 
 #: drivers/s390/char/vmcp.c: CONFIG_VMCP_CMA_SIZE=4 (Debian s390x), reserved on z/VM only [KiB]
@@ -226,7 +232,11 @@ def s390x_zero_pages_kib(totalram_kib: float) -> int:
 
 
 def machine_layout(
-    calibration: Calibration, memory_kib: int, machine: str | None, params: KernelParameters | None = None
+    calibration: Calibration,
+    memory_kib: int,
+    machine: str | None,
+    params: KernelParameters | None = None,
+    node_count: int = 1,
 ) -> Layout:
     """The layout a calibration's kernel sees: a qemu guest, or a physical machine (``host``)
     whose firmware keeps ``firmware_kib`` (measured on the calibration's boot)."""
@@ -235,7 +245,25 @@ def machine_layout(
     if machine == "host":
         present = host_layout(calibration.arch, [max(memory_kib - round(p.firmware_kib), PAGE_KIB)])
         return dataclasses.replace(present, memory_kib=memory_kib)
-    return guest_layout(calibration.arch, memory_kib, machine)
+    return guest_layout(calibration.arch, memory_kib, machine, node_count)
+
+
+def direct_map_kib(params: KernelParameters, present_kib: float) -> float:
+    """Page tables and sparsemem metadata that grow with RAM, past what the image's pool covers. [KiB]
+
+    x86-64 maps RAM with 2 MiB pages under qemu's default CPU (no ``pdpe1gb``:
+    ``DirectMap2M`` in every bootlab dump): one PMD page per GiB (``arch/x86/mm/init_64.c
+    phys_pmd_init()`` @ v6.1). The first ones come from the brk pool inside the image
+    (``arch/x86/mm/init.c``: ``INIT_PGT_BUF_SIZE``, 16 pages with 5-level paging and
+    RANDOMIZE_MEMORY), the rest from memblock, so they count in ``reserved`` only past
+    ``direct_map_free_kib``; with them grow the section usemaps (``mm/sparse.c
+    usemap_size()``, 32 bytes per section) and the SPARSEMEM_EXTREME roots (a page per
+    256 sections). Fitted per build as a slope past a knee: 4.6 KiB/GiB past 5.7 GiB on
+    debian12-amd64 (bootlab 16 GiB..256 GiB). s390x under TCG: every page mapped with
+    4 KiB pages (no EDAT), 2 KiB per MiB, no knee.
+    """
+    gib = max(present_kib - params.direct_map_free_kib, 0.0) / KIB_PER_GIB
+    return params.direct_map_kib_per_gib * gib
 
 
 def build_hash_tables(
@@ -246,12 +274,21 @@ def build_hash_tables(
     possible_cpu_count: int,
     cmdline: str,
     hashdist: bool = False,
+    early_reserved_kib: float = 0.0,
 ) -> tuple[HashTableSize, ...]:
-    """The boot-time hash tables under the calibration's rules (6.1 or 2.6.18)."""
+    """The boot-time hash tables under the calibration's rules (6.1, 6.10 or 2.6.18).
+
+    ``early_reserved_kib``: memblock reservations when ``free_area_init()`` ends
+    (6.10 rules only, :func:`planner.kernel.layout.nr_kernel_pages`).
+    """
     p = params
     dma_reserve = p.dma_reserve_pages if p.dma_reserve_pages >= 0 else None
     pages = nr_kernel_pages(
-        layout, p.hash_rules, struct_page_bytes=p.struct_page_bytes, dma_reserve_pages=dma_reserve
+        layout,
+        p.hash_rules,
+        struct_page_bytes=p.struct_page_bytes,
+        dma_reserve_pages=dma_reserve,
+        early_reserved_kib=early_reserved_kib,
     )
     if p.hash_rules == "2.6.18":
         end_pfn = max(end for _, end in layout.ranges_kib) // PAGE_KIB
@@ -273,6 +310,36 @@ def build_hash_tables(
     )
 
 
+def _hash_tables_for(
+    calibration: Calibration,
+    layout: Layout,
+    params: KernelParameters,
+    possible: int,
+    cmdline: str,
+    terms: dict[str, float],
+) -> tuple[HashTableSize, ...]:
+    """The hash tables of :func:`reserved_terms`: ``hashdist`` on several nodes (the big
+    tables are vmalloc'ed late: ``mm/page_alloc.c`` @ v6.1); under the 6.10 rules sized from
+    what memblock holds when ``free_area_init()`` ends: the image, initrd, memmap, page tables,
+    NODE_DATA, crashkernel and the ``log_buf_len=`` buffer (x86 ``setup_arch()`` calls
+    ``setup_log_buf(1)`` first: "printk: log_buf_len: 1048576 bytes" precedes "RAMDISK:" in the
+    6.12.95 logs). Checked: on all 21 bootlab boots of 6.12.95 cloud-amd64 (72 MiB..8 GiB) the
+    Dentry sizes bound what memblock holds beyond these terms to -1.4..+2.6 MiB, 0 inside."""
+    early = sum(
+        terms.get(k, 0.0)
+        for k in ("image", "initrd", "memmap", "direct_map", "node_data", "crashkernel", "log_buffer")
+    )
+    return build_hash_tables(
+        calibration,
+        layout,
+        params,
+        possible_cpu_count=possible,
+        cmdline=cmdline,
+        hashdist=layout.node_count > 1,
+        early_reserved_kib=early,
+    )
+
+
 def reserved_terms(
     calibration: Calibration, spec: GuestSpec, params: KernelParameters | None = None
 ) -> ReservedTerms:
@@ -283,27 +350,28 @@ def reserved_terms(
     p = params or calibration.parameters
     arch = calibration.arch
     cmd = parse_cmdline(spec.cmdline)
-    layout = machine_layout(calibration, spec.memory_kib, spec.machine, p)
+    layout = machine_layout(calibration, spec.memory_kib, spec.machine, p, spec.node_count)
     hidden_kib = 0
     if cmd.mem_limit_kib is not None and cmd.mem_limit_kib < layout.memory_kib:
         clipped = clip_layout(layout, cmd.mem_limit_kib)
         hidden_kib = layout.present_kib - clipped.present_kib
         layout = clipped
-    possible = spec.possible_cpu_count or spec.vcpu_count
-    if cmd.possible_cpus is not None:
-        possible = cmd.possible_cpus
-    tables = build_hash_tables(calibration, layout, p, possible_cpu_count=possible, cmdline=spec.cmdline)
-    memory_gib = layout.present_kib / KIB_PER_GIB
+    possible = cmd.possible_cpu_count(spec.possible_cpu_count or spec.vcpu_count)
     swiotlb = swiotlb_kib(cmd.swiotlb, layout.above_4g) if p.swiotlb_available else 0
     terms: dict[str, float] = {
         "image": p.image_reserved_kib,
-        "direct_map": p.direct_map_kib_per_gib * memory_gib,
+        "direct_map": direct_map_kib(p, layout.present_kib),
+        # NODE_DATA of every node but the first (whose is in the image term): arch/x86/mm/numa.c
+        # alloc_node_data(), 'NODE_DATA(1) allocated [mem 0x103fb19000-0x103fb43fff]' (172 KiB)
+        "node_data": p.node_data_kib * (layout.node_count - 1),
         "initrd": p.initrd_kib,
         "percpu": p.percpu_kib_per_cpu * possible,
         "memmap": memmap_kib(layout, p.memmap_model, p.struct_page_bytes),
-        "hash_early": sum(t.size_kib for t in tables if t.early),
         "swiotlb": swiotlb,
+        "crashkernel": 0.0,
     }
+    tables = _hash_tables_for(calibration, layout, p, possible, spec.cmdline, terms)
+    terms["hash_early"] = sum(t.size_kib for t in tables if t.early)
     notes: list[str] = []
     # optional reservations: the kernel boots without one that finds no room
     optional = {
@@ -324,6 +392,9 @@ def reserved_terms(
             )
             wanted_kib = 0
         terms[term] = wanted_kib
+    if p.hash_rules == "6.10":  # sized from what memblock holds, crashkernel included
+        tables = _hash_tables_for(calibration, layout, p, possible, spec.cmdline, terms)
+        terms["hash_early"] = sum(t.size_kib for t in tables if t.early)
     if arch == "s390x":
         terms["zero_pages"] = s390x_zero_pages_kib(layout.present_kib - sum(terms.values()))
     smp_freed = p.smp_alternatives_kib if not (spec.vcpu_count == 1 and possible > 1) else 0
@@ -338,7 +409,11 @@ def zone_managed_at_init(rt: ReservedTerms) -> tuple[ZoneManaged, ...]:
     DMA; the image, initrd, swiotlb and crashkernel sit in DMA32 (below 4 GiB);
     memblock allocates the rest top-down, so memmap, early hash tables, per-CPU
     chunks, the log buffer and page tables land in the highest zone. s390x: the
-    image at the bottom of DMA, the rest top-down.
+    image at the bottom of DMA, the rest top-down. On several NUMA nodes each node
+    holds its own memmap and NODE_DATA (measured per node: ``present - managed`` of
+    node 1 of ``64GiB-4cpu-4node`` is its 128 sections' memmap + 172 + 248 + 12 KiB), and
+    each CPU's first per-CPU chunk sits on its node (``mm/percpu.c pcpu_embed_first_chunk()``
+    allocates each unit with ``cpu_to_node()``).
     """
     zones = sorted(rt.layout.zones, key=lambda z: (z.node, z.start_pfn))
     managed = [float(z.present_pages) for z in zones]
@@ -352,8 +427,30 @@ def zone_managed_at_init(rt: ReservedTerms) -> tuple[ZoneManaged, ...]:
     else:
         low_index = 0
     _take(managed, low_index, low_terms / PAGE_KIB, direction=+1)
-    _take(managed, len(managed) - 1, top_terms / PAGE_KIB, direction=-1)
+    if rt.layout.node_count > 1:
+        # each node holds its own memmap and NODE_DATA (mm/sparse.c sparse_init_nid(),
+        # arch/x86/mm/numa.c alloc_node_data()): measured per node in /proc/zoneinfo
+        per_section = memmap_kib_per_section(rt.layout.arch)
+        cpus = node_cpu_counts(rt.possible_cpu_count, rt.layout.node_count)
+        for node in range(rt.layout.node_count):
+            top = max(i for i, z in enumerate(zones) if z.node == node)
+            own = (
+                rt.layout.node_section_count(node) * per_section
+                + (t["node_data"] / (rt.layout.node_count - 1) if node else 0.0)
+                + t["percpu"] * cpus[node] / rt.possible_cpu_count
+            )
+            _take(managed, top, own / PAGE_KIB, direction=-1)
+            top_terms -= own
+    # the rest top-down, from the last node's highest zone (memblock allocates top-down)
+    _take(managed, len(managed) - 1, max(top_terms, 0.0) / PAGE_KIB, direction=-1)
     return tuple(ZoneManaged(z.node, z.name, max(int(m), 0)) for z, m in zip(zones, managed, strict=True))
+
+
+def node_cpu_counts(cpu_count: int, node_count: int) -> list[int]:
+    """CPUs per node: consecutive blocks, the first ``cpu_count % node_count`` nodes one more
+    (``planner bootlab --numa-nodes``: ``-numa node,cpus=``)."""
+    base, extra = divmod(cpu_count, node_count)
+    return [base + (1 if node < extra else 0) for node in range(node_count)]
 
 
 def _take(managed: list[float], index: int, pages: float, *, direction: int) -> None:
@@ -366,10 +463,35 @@ def _take(managed: list[float], index: int, pages: float, *, direction: int) -> 
         i += direction
 
 
-def dma_pools_kib(count: int, totalram_kib: float) -> int:
-    """DMA atomic pools: per pool 128 KiB per GiB of RAM, 128 KiB .. 4 MiB (kernel/dma/pool.c @ v6.1)."""
+def dma_pools_kib(count: int, totalram_kib: float, coherent_pool_kib: int | None = None) -> int:
+    """DMA atomic pools: per pool 128 KiB per GiB of RAM, 128 KiB .. 4 MiB (kernel/dma/pool.c @ v6.1).
+
+    ``coherent_pool=`` sets each pool's size instead (0 keeps the default); ``atomic_pool_expand()``
+    allocates it as one block of ``get_order(size)`` pages, at most ``MAX_ORDER - 1`` (4 MiB).
+    Measured: ``coherent_pool=4K`` prints ``DMA: preallocated 4 KiB ... pool`` three times at 128 MiB
+    (tests/data/bootlab/tune/cloud-amd64/128MiB-1cpu-coherent_pool4K.log).
+    """
+    if coherent_pool_kib:
+        pages = -(-coherent_pool_kib // PAGE_KIB)
+        return count * min(PAGE_KIB << (pages - 1).bit_length(), DMA_POOL_MAX_KIB)
     per_pool = (int(totalram_kib) // PAGE_KIB // 8192) * PAGE_KIB
     return count * min(max(per_pool, DMA_POOL_MIN_KIB), DMA_POOL_MAX_KIB)
+
+
+def vmalloc_used_kib(
+    calibration: Calibration, params: KernelParameters, cmd: Cmdline, possible_cpu_count: int
+) -> float:
+    """VmallocUsed less kernel stacks at idle: the calibrated ``a + b / possible CPUs``. [KiB]
+
+    ``b / possible`` is the memcg ``obj_cgroups`` map of the first dynamic per-CPU chunk [1];
+    ``cgroup.memory=nokmem`` drops it (:func:`planner.kernel.percpu.memcg_percpu_map_kib`, twice
+    the unit size, since v5.14): measured -4104 KiB at 1 vCPU on cloud-amd64 (model -4096).
+    """
+    used = params.vmalloc_kib + params.vmalloc_kib_cpu_inverse / possible_cpu_count
+    version = parse_version(calibration.kernel_release)
+    if not cmd.kmem_accounting and version is not None and version >= MEMCG_PERCPU_MAP_SINCE:
+        used -= memcg_percpu_map_kib(calibration.arch, params.percpu_kib_per_cpu, possible_cpu_count)
+    return max(used, 0.0)
 
 
 @dataclass(frozen=True)
@@ -417,9 +539,9 @@ def runtime_terms(
         slab_kib=p.slab_kib + p.slab_kib_per_vcpu * extra_vcpus,
         sreclaimable_kib=p.sreclaimable_kib,
         kernel_stacks_kib=p.kernel_stacks_kib + p.kernel_stacks_kib_per_vcpu * extra_vcpus,
-        vmalloc_kib=p.vmalloc_kib + p.vmalloc_kib_cpu_inverse / rt.possible_cpu_count,
+        vmalloc_kib=vmalloc_used_kib(calibration, p, rt.cmdline, rt.possible_cpu_count),
         hash_late_kib=sum(t.size_kib for t in rt.hash_tables if not t.early),
-        dma_pools_kib=dma_pools_kib(p.dma_pool_count, rt.totalram_at_print_kib),
+        dma_pools_kib=dma_pools_kib(p.dma_pool_count, rt.totalram_at_print_kib, rt.cmdline.coherent_pool_kib),
         other_kib=p.other_kib + p.other_kib_per_vcpu * extra_vcpus,
         pcp_kib=max(min(pcp_fill, p.pcp_low_fraction * wm.low_kib), 0.0),
         watermarks=wm,
@@ -598,7 +720,11 @@ class HostPrediction:
 
 
 def predict_host(
-    calibration: Calibration, node_memory_kib: list[int] | tuple[int, ...], cpu_count: int, cmdline: str = ""
+    calibration: Calibration,
+    node_memory_kib: list[int] | tuple[int, ...],
+    cpu_count: int,
+    cmdline: str = "",
+    machine: str = "host",
 ) -> HostPrediction:
     """The host kernel's own memory, per NUMA node, for a host running ``calibration``'s kernel.
 
@@ -608,11 +734,16 @@ def predict_host(
     are vmalloc'ed and interleaved (``hashdist``), so they are spread evenly.
     Runtime terms (slab, stacks, vmalloc) are those of the calibration's idle
     boot, spread evenly: a floor, since a real host runs more daemons [model].
+    ``machine="pc"`` lays the nodes out as a qemu ``pc`` guest with ``-numa`` nodes
+    (equal nodes), to check the model against ``planner bootlab --numa-nodes`` boots.
     """
     if cpu_count < 1:
         raise InputError(f"expected at least 1 CPU; found {cpu_count}", field="cpus")
     nodes = tuple(int(m) for m in node_memory_kib)
-    layout = host_layout(calibration.arch, nodes)
+    if machine == "host":
+        layout = host_layout(calibration.arch, nodes)
+    else:
+        layout = guest_layout(calibration.arch, sum(nodes), machine, len(nodes))
     p = calibration.parameters
     cmd = parse_cmdline(cmdline)
     node_count = len(nodes)
@@ -637,7 +768,7 @@ def predict_host(
         "percpu": p.percpu_kib_per_cpu * cpu_count,
         "slab": p.slab_kib + p.slab_kib_per_vcpu * (cpu_count - 1),
         "kernel_stacks": p.kernel_stacks_kib + p.kernel_stacks_kib_per_vcpu * (cpu_count - 1),
-        "vmalloc": p.vmalloc_kib + p.vmalloc_kib_cpu_inverse / cpu_count,
+        "vmalloc": vmalloc_used_kib(calibration, p, cmd, cpu_count),
         "runtime_other": p.other_kib + p.other_kib_per_vcpu * (cpu_count - 1),
     }
     per_node: list[dict[str, float]] = []
@@ -647,9 +778,12 @@ def predict_host(
         node_terms["memmap"] = layout.node_section_count(node) * memmap_kib_per_section(
             calibration.arch, p.struct_page_bytes
         )
-        node_terms["direct_map"] = p.direct_map_kib_per_gib * nodes[node] / KIB_PER_GIB
+        present_share = layout.node_present_kib(node) / layout.present_kib
+        node_terms["direct_map"] = direct_map_kib(p, layout.present_kib) * present_share
         if node == 0:
             node_terms.update(node0)
+        else:
+            node_terms["node_data"] = p.node_data_kib
         per_node.append(node_terms)
     for z in sorted(layout.zones, key=lambda z: (z.node, z.start_pfn)):
         node_share = (

@@ -1,11 +1,15 @@
-"""HTML and CSV reports of ``planner fit``, ``planner predict`` and ``planner check``.
+"""HTML and CSV reports of ``planner fit``, ``planner predict`` and ``planner check``, and the
+readable text of every result (:mod:`.text`).
 
-A result (from :mod:`planner.api`, read by its attributes: this layer sits below it) is
-turned into a typed template context (:mod:`planner.report.context`) by a builder
-(:mod:`.fit`, :mod:`.predict`, :mod:`.check`), drawn with matplotlib to inline SVG
-(:mod:`.charts`) and rendered by one Jinja2 environment (:mod:`.render`, templates in
-``templates/``) into one self-contained HTML file: inline CSS and charts, no script, no
-request to anything. ``--csv DIR`` writes each of the report's tables as ``DIR/<slug>.csv``.
+A typed result (:mod:`planner.results`, which carries everything a report shows) is turned
+into a typed template context (:mod:`planner.report.context`) by a builder (:mod:`.fit`,
+:mod:`.predict`, :mod:`.check`), drawn with matplotlib to inline SVG (:mod:`.charts`) and
+rendered by one Jinja2 environment (:mod:`.render`, templates in ``templates/``) into one
+self-contained HTML file: inline CSS and charts, no script, no request to anything.
+``--csv DIR`` writes each of the report's tables as ``DIR/<slug>.csv``. A report never reads
+an input again, runs the kernel model or solves. ``prepare_*_report`` renders a report and
+checks its targets (never one of the result's input files) without writing anything;
+``write_*_report`` then writes it, all or nothing.
 
 Jinja2 and matplotlib are imported only when a report is written.
 
@@ -19,63 +23,97 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 from planner.report import charts, render
 from planner.report.context import ReportPage
+from planner.results import CheckResult, FitResult, PredictResult
 
 __all__ = [
     "ReportPage",
     "check_page",
     "fit_page",
     "predict_page",
+    "prepare_check_report",
+    "prepare_fit_report",
+    "prepare_predict_report",
     "write_check_report",
     "write_fit_report",
     "write_predict_report",
 ]
 
+R = TypeVar("R", FitResult, PredictResult, CheckResult)
 
-def fit_page(result: Any) -> ReportPage:
-    """The context of a ``planner fit`` report (``result``: a :class:`planner.api.FitResult`)."""
+
+def fit_page(result: FitResult) -> ReportPage:
+    """The context of a ``planner fit`` report."""
     from planner.report.fit import fit_page as build
 
     return build(result)
 
 
-def predict_page(result: Any) -> ReportPage:
-    """The context of a ``planner predict`` report (a :class:`planner.api.PredictResult`)."""
+def predict_page(result: PredictResult) -> ReportPage:
+    """The context of a ``planner predict`` report."""
     from planner.report.predict import predict_page as build
 
     return build(result)
 
 
-def check_page(result: Any) -> ReportPage:
-    """The context of a ``planner check`` report (a :class:`planner.api.CheckResult`)."""
+def check_page(result: CheckResult) -> ReportPage:
+    """The context of a ``planner check`` report."""
     from planner.report.check import check_page as build
 
     return build(result)
 
 
-def _write(
-    build: Callable[[Any], ReportPage], result: Any, html: Path | None, csv_dir: Path | None
-) -> list[Path]:
+def _prepare(
+    build: Callable[[R], ReportPage], result: R, html: Path | None, csv_dir: Path | None
+) -> render.PendingReport:
+    inputs = tuple((f.role, f.path) for f in result.input_files)
     if html is None and csv_dir is None:
-        return []
+        return render.PendingReport((), (), inputs)
     with charts.drawing(html is not None):
         page = build(result)
-    return render.write(page, html=html, csv_dir=csv_dir)
+    return render.prepare(page, html=html, csv_dir=csv_dir, inputs=inputs)
 
 
-def write_fit_report(result: Any, *, html: Path | None = None, csv_dir: Path | None = None) -> list[Path]:
+def prepare_fit_report(
+    result: FitResult, *, html: Path | None = None, csv_dir: Path | None = None
+) -> render.PendingReport:
+    """The fit report rendered and its targets checked (against the files the fit read, too)."""
+    return _prepare(fit_page, result, html, csv_dir)
+
+
+def prepare_predict_report(
+    result: PredictResult, *, html: Path | None = None, csv_dir: Path | None = None
+) -> render.PendingReport:
+    """The predict report rendered and its targets checked."""
+    return _prepare(predict_page, result, html, csv_dir)
+
+
+def prepare_check_report(
+    result: CheckResult, *, html: Path | None = None, csv_dir: Path | None = None
+) -> render.PendingReport:
+    """The check report rendered and its targets checked."""
+    return _prepare(check_page, result, html, csv_dir)
+
+
+def write_fit_report(
+    result: FitResult, *, html: Path | None = None, csv_dir: Path | None = None
+) -> list[Path]:
     """Write the fit report as HTML and/or CSV tables; return the files written."""
-    return _write(fit_page, result, html, csv_dir)
+    return prepare_fit_report(result, html=html, csv_dir=csv_dir).write()
 
 
-def write_predict_report(result: Any, *, html: Path | None = None, csv_dir: Path | None = None) -> list[Path]:
+def write_predict_report(
+    result: PredictResult, *, html: Path | None = None, csv_dir: Path | None = None
+) -> list[Path]:
     """Write the predict report as HTML and/or CSV tables; return the files written."""
-    return _write(predict_page, result, html, csv_dir)
+    return prepare_predict_report(result, html=html, csv_dir=csv_dir).write()
 
 
-def write_check_report(result: Any, *, html: Path | None = None, csv_dir: Path | None = None) -> list[Path]:
+def write_check_report(
+    result: CheckResult, *, html: Path | None = None, csv_dir: Path | None = None
+) -> list[Path]:
     """Write the check report as HTML and/or CSV tables; return the files written."""
-    return _write(check_page, result, html, csv_dir)
+    return prepare_check_report(result, html=html, csv_dir=csv_dir).write()

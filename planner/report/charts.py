@@ -22,6 +22,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from planner.errors import PlannerError
 from planner.units import KIB_PER_MIB
 
 #: Chart width. [inch] (72 pt each; the page scales the SVG down on narrow screens)
@@ -123,9 +124,34 @@ def drawing(enabled: bool) -> Iterator[None]:
 
 
 # --- matplotlib -------------------------------------------------------------------------------------
+#: what to run when matplotlib is missing (it is the ``report`` extra, pyproject.toml)
+INSTALL_HINT = "the HTML report needs matplotlib, which is not installed: pip install 'planner[report]'"
+
+
+def require_matplotlib() -> None:
+    """Refuse early (before any work) when matplotlib cannot be imported.
+
+    Raises
+    ------
+    PlannerError
+        With the command that installs it.
+    """
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec("matplotlib") is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise PlannerError(INSTALL_HINT)
+
+
 def _pyplot() -> Any:
     """matplotlib.pyplot on the Agg backend, with the report's style (imported on first use)."""
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        raise PlannerError(INSTALL_HINT) from None
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
@@ -222,39 +248,7 @@ def stacked_bars(
         widest = max((sum(s.kib for s in b.segments) for b in panel.bars), default=0)
         widest = max(widest, *(b.limit_kib or 0 for b in panel.bars))
         for row, bar in enumerate(panel.bars):
-            y = len(panel.bars) - 1 - row
-            left = 0.0
-            for seg in bar.segments:
-                if seg.kib <= 0:
-                    continue
-                style = styles[seg.style]
-                width = _mib(seg.kib)
-                ax.barh(
-                    y,
-                    width,
-                    left=left,
-                    height=0.62,
-                    color=style.colour,
-                    hatch=style.hatch,
-                    edgecolor="#222222",
-                    linewidth=0.6,
-                )
-                if widest and seg.kib >= label_share * widest:
-                    ax.text(
-                        left + width / 2,
-                        y,
-                        plain(seg.text) if seg.text is not None else _mib_text(seg.kib),
-                        ha="center",
-                        va="center",
-                        fontsize=7.5,
-                        bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none"},
-                    )
-                left += width
-            if bar.limit_kib:
-                x = _mib(bar.limit_kib)
-                ax.plot([x, x], [y - 0.42, y + 0.42], color="black", linewidth=1.6)
-                if bar.limit_label:
-                    ax.text(x, y + 0.36, " " + plain(bar.limit_label), fontsize=7, va="bottom")
+            _draw_bar(ax, bar, len(panel.bars) - 1 - row, styles, label_share * widest if widest else None)
         ax.set_yticks(range(len(panel.bars)))
         ax.set_yticklabels([plain(b.label) for b in reversed(panel.bars)])
         ax.set_ylim(-0.6, len(panel.bars) - 0.4)
@@ -265,6 +259,47 @@ def stacked_bars(
         if panel.title:
             ax.set_title(plain(panel.title), loc="left")
     axes[-1, 0].set_xlabel(xlabel)
+    _legend(plt, fig, styles, legend)
+    return _svg(fig, salt)
+
+
+def _draw_bar(ax: Any, bar: Bar, y: int, styles: Mapping[str, Style], label_kib: float | None) -> None:
+    """One bar of segments at row ``y``; segments of at least ``label_kib`` carry their size."""
+    left = 0.0
+    for seg in bar.segments:
+        if seg.kib <= 0:
+            continue
+        style = styles[seg.style]
+        width = _mib(seg.kib)
+        ax.barh(
+            y,
+            width,
+            left=left,
+            height=0.62,
+            color=style.colour,
+            hatch=style.hatch,
+            edgecolor="#222222",
+            linewidth=0.6,
+        )
+        if label_kib is not None and seg.kib >= label_kib:
+            ax.text(
+                left + width / 2,
+                y,
+                plain(seg.text) if seg.text is not None else _mib_text(seg.kib),
+                ha="center",
+                va="center",
+                fontsize=7.5,
+                bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none"},
+            )
+        left += width
+    if bar.limit_kib:
+        x = _mib(bar.limit_kib)
+        ax.plot([x, x], [y - 0.42, y + 0.42], color="black", linewidth=1.6)
+        if bar.limit_label:
+            ax.text(x, y + 0.36, " " + plain(bar.limit_label), fontsize=7, va="bottom")
+
+
+def _legend(plt: Any, fig: Any, styles: Mapping[str, Style], legend: list[str]) -> None:
     handles = [
         plt.Rectangle(
             (0, 0), 1, 1, facecolor=styles[k].colour, hatch=styles[k].hatch, edgecolor="#222222", lw=0.6
@@ -279,7 +314,6 @@ def stacked_bars(
         handleheight=1.3,
         handlelength=2.2,
     )
-    return _svg(fig, salt)
 
 
 def _thousands() -> Any:
@@ -319,48 +353,9 @@ def line_chart(
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(WIDTH_IN, height_in))
     xs = [x for s in series for x in s.x]
-    n_marks = 0
     annotations: list[Any] = []
-    for i, s in enumerate(series):
-        colour = LINE_COLOURS[i % len(LINE_COLOURS)]
-        marker = LINE_MARKERS[i % len(LINE_MARKERS)]
-        every = max(1, len(s.x) // 8)
-        ax.plot(
-            s.x,
-            s.y,
-            color=colour,
-            linestyle=LINE_STYLES[i % len(LINE_STYLES)],
-            marker=marker,
-            markevery=every,
-            markersize=4.5,
-            markerfacecolor="white",
-            linewidth=1.5,
-            label=plain(s.label),
-        )
-        for mark in s.marks:
-            ax.plot(
-                [mark.x],
-                [mark.y],
-                marker=marker,
-                markersize=10,
-                color=colour,
-                markeredgecolor="black",
-                linestyle="none",
-            )
-            ann = ax.annotate(
-                plain(mark.label),
-                (mark.x, mark.y),
-                xytext=(9, -15 if n_marks % 2 else 7),
-                textcoords="offset points",
-                fontsize=8,
-                bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": colour},
-            )
-            annotations.append(ann)
-            n_marks += 1
-        for guide_y, guide_label in s.guides:
-            ax.axhline(guide_y, color=colour, linestyle=":", linewidth=1.0)
-            if xs:
-                ax.text(min(xs), guide_y, " " + plain(guide_label), fontsize=7.5, va="bottom", color="#222")
+    for i, line in enumerate(series):
+        _draw_series(ax, i, line, xs, annotations)
     if identity_label and xs:
         lo, hi = min(xs), max(xs)
         ax.plot([lo, hi], [lo, hi], color="#888888", linewidth=0.9, linestyle=(0, (6, 3)))
@@ -379,6 +374,49 @@ def line_chart(
     fig.tight_layout()
     _spread(fig, annotations)
     return _svg(fig, salt)
+
+
+def _draw_series(ax: Any, i: int, s: Series, xs: list[float], annotations: list[Any]) -> None:
+    """Series ``i``: its line, its marks (labelled alternately above and below, counting the
+    ``annotations`` drawn so far) and its guides (``xs``: every x, for the guides' labels)."""
+    colour = LINE_COLOURS[i % len(LINE_COLOURS)]
+    marker = LINE_MARKERS[i % len(LINE_MARKERS)]
+    every = max(1, len(s.x) // 8)
+    ax.plot(
+        s.x,
+        s.y,
+        color=colour,
+        linestyle=LINE_STYLES[i % len(LINE_STYLES)],
+        marker=marker,
+        markevery=every,
+        markersize=4.5,
+        markerfacecolor="white",
+        linewidth=1.5,
+        label=plain(s.label),
+    )
+    for mark in s.marks:
+        ax.plot(
+            [mark.x],
+            [mark.y],
+            marker=marker,
+            markersize=10,
+            color=colour,
+            markeredgecolor="black",
+            linestyle="none",
+        )
+        ann = ax.annotate(
+            plain(mark.label),
+            (mark.x, mark.y),
+            xytext=(9, -15 if len(annotations) % 2 else 7),
+            textcoords="offset points",
+            fontsize=8,
+            bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": colour},
+        )
+        annotations.append(ann)
+    for guide_y, guide_label in s.guides:
+        ax.axhline(guide_y, color=colour, linestyle=":", linewidth=1.0)
+        if xs:
+            ax.text(min(xs), guide_y, " " + plain(guide_label), fontsize=7.5, va="bottom", color="#222")
 
 
 def _spread(fig: Any, annotations: list[Any], step_pt: float = 4.0, tries: int = 40) -> None:

@@ -1,26 +1,24 @@
-"""The ``planner check`` report: a :class:`planner.api.CheckResult` as a :class:`ReportPage`.
+"""The ``planner check`` report: a :class:`~planner.results.CheckResult` as a :class:`ReportPage`.
 
 Per host: how full each NUMA node is (planned: the host kernel, reserves and what the
 domains commit, against its capacity; and what the host says is in use now), the domains
 (configured, current, really used, overhead predicted and measured), warnings and the
-headroom per profile. The result is read by its attributes (this layer sits below
-:mod:`planner.api`).
+headroom per profile. Everything comes with the :class:`~planner.results.CheckResult`
+(the profiles and calibrations used, the input files with their sha256): nothing is read again.
 """
 
 from __future__ import annotations
 
-import contextlib
 import shlex
 from collections.abc import Sequence
-from typing import Any
 
-from planner.errors import InputError
+from planner.capacity.binding import binding_text, natural_key
+from planner.hypervisors import HypervisorProfile
 from planner.report import charts
 from planner.report.charts import Bar, BarPanel, Segment, Style
 from planner.report.common import (
     FILL_STYLES_NODE,
     SourceRow,
-    hypervisor_file,
     hypervisor_source_rows,
     inputs_table,
     mib_text,
@@ -30,6 +28,7 @@ from planner.report.common import (
     versions_table,
 )
 from planner.report.context import (
+    Block,
     Chart,
     Column,
     ItemList,
@@ -41,7 +40,7 @@ from planner.report.context import (
     Table,
     Value,
 )
-from planner.solver import binding_text, natural_key
+from planner.results import CheckDomain, CheckResult, HostCheck
 from planner.units import format_kib
 
 #: Segments of a node's fill (the host's own parts drawn as in the fit report).
@@ -55,13 +54,42 @@ NODE_FILL_STYLES: dict[str, Style] = {
 }
 
 
-def check_page(result: Any) -> ReportPage:
-    """The report of one ``planner check`` result (a :class:`planner.api.CheckResult`)."""
+def check_page(result: CheckResult) -> ReportPage:
+    """The report of one ``planner check`` result."""
     hosts = result.hosts
     many = len(hosts) > 1
     ok = [h for h in hosts if h.ok]
     failed = [h for h in hosts if not h.ok]
     over = [h for h in ok if h.over_committed]
+    problems = [f"{_host_label(h, i, many)}: {h.error}" for i, h in enumerate(hosts) if not h.ok]
+    problems += [
+        (f"{_host_label(h, i, many)}: " if many else "") + w
+        for i, h in enumerate(hosts)
+        if h.ok
+        for w in h.warnings
+    ]
+    notices = [ItemList("Warnings", tuple(problems), "warn")] if problems else []
+    sections = [_host_section(h, i, many) for i, h in enumerate(hosts)]
+    title = f"Live check: {_host_name(hosts[0])}" if not many else f"Live check: {len(hosts)} hosts"
+    subtitle = (
+        f"{len(ok)} checked, {len(failed)} failed, {len(over)} over-committed; "
+        "read-only (libvirt openReadOnly: nothing was changed)"
+    )
+    return ReportPage(
+        kind="check",
+        title=title,
+        subtitle=subtitle,
+        figures=tuple(_figures(result)),
+        notices=tuple(notices),
+        sections=tuple(sections),
+        provenance=_provenance(result),
+    )
+
+
+def _figures(result: CheckResult) -> list[KeyFigure]:
+    hosts = result.hosts
+    ok = [h for h in hosts if h.ok]
+    failed = [h for h in hosts if not h.ok]
     over_nodes = sum(1 for h in ok for n in h.nodes if n.over_committed)
     warnings_count = sum(len(h.warnings) for h in ok)
     figures = [
@@ -87,7 +115,7 @@ def check_page(result: Any) -> ReportPage:
         ),
     ]
     for profile in result.profiles:
-        counts = [h.headroom.get(profile) for h in ok if profile in h.headroom]
+        counts = [h.headroom[profile] for h in ok if profile in h.headroom]
         binds = sorted({b for h in ok for b in h.headroom_binding.get(profile, ())}, key=natural_key)
         figures.append(
             KeyFigure(
@@ -106,41 +134,19 @@ def check_page(result: Any) -> ReportPage:
             "warn" if warnings_count else "",
         )
     )
-    problems = [f"{_host_label(h, i, many)}: {h.error}" for i, h in enumerate(hosts) if not h.ok]
-    problems += [
-        (f"{_host_label(h, i, many)}: " if many else "") + w
-        for i, h in enumerate(hosts)
-        if h.ok
-        for w in h.warnings
-    ]
-    notices = [ItemList("Warnings", tuple(problems), "warn")] if problems else []
-    sections = [_host_section(h, i, many) for i, h in enumerate(hosts)]
-    title = f"Live check: {_host_name(hosts[0])}" if not many else f"Live check: {len(hosts)} hosts"
-    subtitle = (
-        f"{len(ok)} checked, {len(failed)} failed, {len(over)} over-committed; "
-        "read-only (libvirt openReadOnly: nothing was changed)"
-    )
-    return ReportPage(
-        kind="check",
-        title=title,
-        subtitle=subtitle,
-        figures=tuple(figures),
-        notices=tuple(notices),
-        sections=tuple(sections),
-        provenance=_provenance(result),
-    )
+    return figures
 
 
-def _host_name(host: Any) -> str:
+def _host_name(host: HostCheck) -> str:
     return str(host.hostname or host.uri) if host.ok else str(host.uri)
 
 
-def _host_label(host: Any, index: int, many: bool) -> str:
+def _host_label(host: HostCheck, index: int, many: bool) -> str:
     """``vm`` for a single host; ``host 2 (vm)`` among several (hostnames can repeat)."""
     return f"host {index + 1} ({_host_name(host)})" if many else _host_name(host)
 
 
-def _host_section(host: Any, index: int, many: bool) -> Section:
+def _host_section(host: HostCheck, index: int, many: bool) -> Section:
     anchor = f"host-{index + 1}"
     prefix = f"host-{index + 1}-" if many else ""
     title = f"Host {index + 1}: {_host_name(host)}" if many else f"Host {_host_name(host)}"
@@ -159,7 +165,11 @@ def _host_section(host: Any, index: int, many: bool) -> Section:
         + f"; read in {host.elapsed_s:.2f} s. Committed = each active domain's "
         "full size (a balloon can grow back to it) plus the hypervisor's predicted per-guest overhead."
     )
-    blocks: list[Any] = [_fill_chart(host, prefix), _nodes_table(host, prefix), _domains_table(host, prefix)]
+    blocks: list[Block] = [
+        _fill_chart(host, prefix),
+        _nodes_table(host, prefix),
+        _domains_table(host, prefix),
+    ]
     if host.headroom:
         blocks.append(_headroom_table(host, prefix))
     else:
@@ -169,7 +179,7 @@ def _host_section(host: Any, index: int, many: bool) -> Section:
     return Section(anchor, title, lead, tuple(blocks))
 
 
-def _fill_chart(host: Any, prefix: str) -> Chart:
+def _fill_chart(host: HostCheck, prefix: str) -> Chart:
     bars = []
     for n in host.nodes:
         left = n.left_kib
@@ -208,7 +218,7 @@ def _fill_chart(host: Any, prefix: str) -> Chart:
     )
 
 
-def _nodes_table(host: Any, prefix: str) -> Table:
+def _nodes_table(host: HostCheck, prefix: str) -> Table:
     rows: list[tuple[Value, ...]] = []
     for n in host.nodes:
         rows.append(
@@ -253,14 +263,14 @@ def _nodes_table(host: Any, prefix: str) -> Table:
     )
 
 
-def _used_in_guest_kib(dom: Any) -> int | None:
+def _used_in_guest_kib(dom: CheckDomain) -> int | None:
     b = dom.balloon
     if b is None or b.available_kib is None or b.usable_kib is None:
         return None
     return int(b.available_kib - b.usable_kib)
 
 
-def _domains_table(host: Any, prefix: str) -> Table:
+def _domains_table(host: HostCheck, prefix: str) -> Table:
     """One row per domain; the hypervisor profile column only when the domains differ in it
     (why a measurement is missing is among the host's notes)."""
     mixed = len({d.hypervisor for d in host.domains}) > 1
@@ -316,7 +326,7 @@ def _domains_table(host: Any, prefix: str) -> Table:
     )
 
 
-def _headroom_table(host: Any, prefix: str) -> Table:
+def _headroom_table(host: HostCheck, prefix: str) -> Table:
     rows = tuple(
         (name, count, ", ".join(binding_text(b) for b in host.headroom_binding.get(name, ())) or None)
         for name, count in host.headroom.items()
@@ -336,48 +346,26 @@ def _headroom_table(host: Any, prefix: str) -> Table:
 
 
 # --- provenance -----------------------------------------------------------------------------------
-def _provenance(result: Any) -> Provenance:
-    from planner.config import load_guest_profile, load_hypervisor_profile
-    from planner.kernel.calibration import load_calibration
-
-    files: list[tuple[str, Any]] = []
-    hypervisors: dict[str, Any] = {}
-    for h in result.hosts:
-        if not h.ok:
-            continue
-        for name in [h.hypervisor, *(d.hypervisor for d in h.domains)]:
-            if name and name not in hypervisors:
-                try:
-                    hypervisors[name] = load_hypervisor_profile(name)
-                except InputError:
-                    continue
-        for kernel in (h.host_kernel, h.guest_kernel):
-            if kernel:
-                with contextlib.suppress(InputError):
-                    files.append((f"kernel calibration {kernel}", load_calibration(kernel).path))
+def _provenance(result: CheckResult) -> Provenance:
     rows: list[SourceRow] = []
-    for profile_name in result.profiles:
-        try:  # a host file's guest may have a name: of its own; its profile file is known
-            profile = load_guest_profile(result.profile_files.get(profile_name, profile_name))
-        except InputError:
-            continue
-        files.append((f"guest profile {profile.name}", profile.origin.file))
-        rows += profile_source_rows(profile_name, profile)
-    files = list(dict.fromkeys(files))  # two guests of one profile: its file once
+    for name, profile in result.guest_profiles.items():
+        rows += profile_source_rows(name, profile)
+    hypervisors: dict[str, HypervisorProfile] = {}
+    for h in result.hosts:
+        for hv in h.hypervisor_profiles:
+            hypervisors.setdefault(hv.name, hv)
     for hv in hypervisors.values():
-        files.append((f"hypervisor profile {hv.name}", hypervisor_file(hv.name)))
         rows += hypervisor_source_rows(hv)
     uris: Sequence[tuple[str, str]] = [("libvirt URI", h.uri) for h in result.hosts]
     args = ["planner", "check", *(h.uri for h in result.hosts)]
     if result.host_file is not None:
-        files.insert(0, ("host file", result.host_file))
         args += ["--host", result.host_file]
     for p in result.requested_profiles:
         args += ["--profile", p]
     return Provenance(
         command=shlex.join(args) + " --html REPORT.html",
         generated_utc=now_utc(),
-        inputs=inputs_table(files, uris),
+        inputs=inputs_table(result.input_files, uris),
         sources=sources_table(rows),
         versions=versions_table(
             [(f"libvirt on {_host_name(h)}", str(h.libvirt_version)) for h in result.hosts if h.ok]

@@ -1,23 +1,23 @@
 """Parts shared by the fit, predict and check reports: guest memory segments, calibration
-sections, size sweeps and provenance."""
+sections and provenance."""
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import math
 import platform
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from planner import __version__, data_dir
-from planner.errors import InfeasibleError, InputError
+from planner import __version__
+from planner.hypervisors import HypervisorProfile
+from planner.inputs.specs import GuestProfile
+from planner.kernel.calibration import Calibration
 from planner.report import charts
 from planner.report.charts import Segment, Style
 from planner.report.context import Chart, Column, Section, Table, Value
+from planner.results import InputFile
 from planner.units import KIB_PER_MIB, format_kib
 
 # --- guest memory: kernel model terms -> chart segments ----------------------------------------------
@@ -103,49 +103,6 @@ def kib_and_mib(kib: int) -> str:
     return f"{kib:,} KiB ({kib / KIB_PER_MIB:,.1f} MiB)"
 
 
-# --- size sweeps ----------------------------------------------------------------------------------
-def sweep_sizes_kib(
-    low_kib: int, high_kib: int, chosen_kib: int | None = None, points: int = 40
-) -> list[int]:
-    """Guest sizes from ``low_kib`` to ``high_kib``, evenly spaced on a log scale, whole MiB,
-    plus the chosen size. [KiB]"""
-    low = max(low_kib, KIB_PER_MIB)
-    high = max(high_kib, low)
-    sizes = {low, high}
-    if high > low:
-        ratio = (high / low) ** (1 / (points - 1))
-        sizes |= {round(low * ratio**i / KIB_PER_MIB) * KIB_PER_MIB for i in range(points)}
-    if chosen_kib is not None:
-        sizes.add(chosen_kib)
-    return sorted(s for s in sizes if low <= s <= high or s == chosen_kib)
-
-
-@dataclass(frozen=True)
-class SizePoint:
-    """One guest size of a sweep. [KiB]"""
-
-    memory_kib: int
-    mem_available_kib: int
-    kernel_kib: int
-
-
-def predict_sweep(
-    calibration: Any, sizes_kib: Iterable[int], *, vcpu_count: int, cmdline: str, machine: str | None
-) -> list[SizePoint]:
-    """The kernel model at each size (sizes the kernel cannot boot in are left out)."""
-    from planner.kernel.model import GuestSpec, predict
-
-    out = []
-    for memory_kib in sizes_kib:
-        spec = GuestSpec(memory_kib=memory_kib, vcpu_count=vcpu_count, cmdline=cmdline, machine=machine)
-        try:
-            p = predict(calibration, spec, out_of_range="ignore")
-        except (InfeasibleError, InputError):
-            continue
-        out.append(SizePoint(memory_kib, p.mem_available_kib, p.kernel_kib))
-    return out
-
-
 # --- calibrations ---------------------------------------------------------------------------------
 #: Measured quantities of a calibration log, in table order, with their readable names.
 LOG_QUANTITIES = {
@@ -156,12 +113,8 @@ LOG_QUANTITIES = {
 }
 
 
-def calibration_section(cal: Any, *, slug_prefix: str, used_for: str) -> Section:
-    """A calibration: measured against modelled, residuals, the logs (with sha256) and the
-    parameters with how each was found.
-
-    ``cal`` is a :class:`planner.kernel.calibration.Calibration`.
-    """
+def _calibration_points(cal: Calibration) -> list[charts.CalibrationPoint]:
+    """Per log: what the kernel keeps from user space, measured and modelled, and the residuals."""
     points = []
     for log in cal.logs:
         m, p = log.measured, log.modelled
@@ -178,6 +131,10 @@ def calibration_section(cal: Any, *, slug_prefix: str, used_for: str) -> Section
                 res.get("mem_available_kib"),
             )
         )
+    return points
+
+
+def _logs_table(cal: Calibration, slug_prefix: str) -> Table:
     keys = [k for k in LOG_QUANTITIES if any(k in log.measured for log in cal.logs)]
     keys += sorted({k for log in cal.logs for k in log.measured} - set(keys))
     columns = [
@@ -195,11 +152,7 @@ def calibration_section(cal: Any, *, slug_prefix: str, used_for: str) -> Section
         for k in keys:
             row += [log.measured.get(k), log.residual_kib.get(k)]
         rows.append(tuple(row))
-    residuals = [
-        abs(p.mem_available_residual_kib) for p in points if p.mem_available_residual_kib is not None
-    ]
-    worst = f"; MemAvailable is within {max(residuals):,} KiB of every log" if residuals else ""
-    logs = Table(
+    return Table(
         f"{slug_prefix}-logs",
         "Boot logs: measured and model − measured",
         tuple(columns),
@@ -207,7 +160,10 @@ def calibration_section(cal: Any, *, slug_prefix: str, used_for: str) -> Section
         caption="Measured in each boot log, KiB; Δ = model − measured beside each; a dash means the log "
         "does not show that figure (a boot that stopped early).",
     )
-    files = Table(
+
+
+def _log_files_table(cal: Calibration, slug_prefix: str) -> Table:
+    return Table(
         f"{slug_prefix}-log-files",
         "Boot logs: files and checksums",
         (
@@ -221,8 +177,11 @@ def calibration_section(cal: Any, *, slug_prefix: str, used_for: str) -> Section
         caption="The sha256 of each log as recorded in the calibration file when it was made.",
         collapsed=True,
     )
+
+
+def _parameters_table(cal: Calibration, slug_prefix: str) -> Table:
     values = {k: getattr(cal.parameters, k) for k in vars(cal.parameters)}
-    params = Table(
+    return Table(
         f"{slug_prefix}-parameters",
         "Calibrated parameters",
         (
@@ -234,18 +193,22 @@ def calibration_section(cal: Any, *, slug_prefix: str, used_for: str) -> Section
         caption="Values and methods as stored in the calibration file.",
         collapsed=True,
     )
-    rng = cal.calibrated_range
-    chart = Chart(
-        f"{slug_prefix}-chart",
-        f"{cal.name}: measured against modelled",
-        charts.calibration_chart(points, salt=f"{slug_prefix}-chart"),
-        caption="Top: what the kernel keeps from user space (RAM − MemAvailable), measured in each boot "
-        "log (open circles) and modelled (crosses). Bottom: residuals, model − measured, in KiB.",
-        description=f"{len(cal.logs)} boot logs from {format_kib(min(p.memory_kib for p in points))} to "
-        f"{format_kib(max(p.memory_kib for p in points))}{worst}."
-        if points
-        else "No boot logs.",
+
+
+def calibration_section(cal: Calibration, *, slug_prefix: str, used_for: str) -> Section:
+    """A calibration: measured against modelled, residuals, the logs (with sha256) and the
+    parameters with how each was found."""
+    points = _calibration_points(cal)
+    residuals = [
+        abs(p.mem_available_residual_kib) for p in points if p.mem_available_residual_kib is not None
+    ]
+    worst = f"; MemAvailable is within {max(residuals):,} KiB of every log" if residuals else ""
+    tables = (
+        _logs_table(cal, slug_prefix),
+        _log_files_table(cal, slug_prefix),
+        _parameters_table(cal, slug_prefix),
     )
+    rng = cal.calibrated_range
     lead = (
         f"{cal.description or cal.name}. Kernel {cal.kernel_release} ({cal.arch}"
         + (f", machine {cal.machine}" if cal.machine else "")
@@ -254,11 +217,21 @@ def calibration_section(cal: Any, *, slug_prefix: str, used_for: str) -> Section
         + (" (partial: RAM-dependent constants not fitted)" if cal.partial else "")
         + f". Used for {used_for}."
     )
-    blocks: list[Any] = [chart, logs, files, params] if points else [logs, files, params]
-    return Section(f"calibration-{slug_prefix}", f"Calibration {cal.name}", lead, tuple(blocks))
+    if not points:
+        return Section(f"calibration-{slug_prefix}", f"Calibration {cal.name}", lead, tables)
+    chart = Chart(
+        f"{slug_prefix}-chart",
+        f"{cal.name}: measured against modelled",
+        charts.calibration_chart(points, salt=f"{slug_prefix}-chart"),
+        caption="Top: what the kernel keeps from user space (RAM − MemAvailable), measured in each boot "
+        "log (open circles) and modelled (crosses). Bottom: residuals, model − measured, in KiB.",
+        description=f"{len(cal.logs)} boot logs from {format_kib(min(p.memory_kib for p in points))} to "
+        f"{format_kib(max(p.memory_kib for p in points))}{worst}.",
+    )
+    return Section(f"calibration-{slug_prefix}", f"Calibration {cal.name}", lead, (chart, *tables))
 
 
-def _param_value(value: Any) -> Value:
+def _param_value(value: object) -> Value:
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, float):
@@ -269,14 +242,6 @@ def _param_value(value: Any) -> Value:
 
 
 # --- provenance -----------------------------------------------------------------------------------
-def sha256_of(path: str | Path) -> str | None:
-    """sha256 of a file's bytes, or None when it cannot be read."""
-    try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    except OSError:
-        return None
-
-
 def shown_path(path: str | Path) -> str:
     """A path relative to the working directory when it is under it."""
     p = Path(path)
@@ -286,17 +251,9 @@ def shown_path(path: str | Path) -> str:
         return str(p)
 
 
-def inputs_table(
-    files: Sequence[tuple[str, str | Path | None]], extra: Sequence[tuple[str, str]] = ()
-) -> Table:
+def inputs_table(files: Sequence[InputFile], extra: Sequence[tuple[str, str]] = ()) -> Table:
     """Input files (role, path, sha256), then inputs that are not files (role, text)."""
-    rows: list[tuple[Value, ...]] = []
-    seen: set[str] = set()
-    for role, path in files:
-        if path is None or str(path) in seen:
-            continue
-        seen.add(str(path))
-        rows.append((role, shown_path(path), sha256_of(path)))
+    rows: list[tuple[Value, ...]] = [(f.role, shown_path(f.path), f.sha256) for f in files]
     rows += [(role, text, None) for role, text in extra]
     return Table(
         "inputs",
@@ -335,13 +292,7 @@ def sources_table(
 SourceRow = tuple[str, str, str, Value, str, str]
 
 
-def hypervisor_file(name: str) -> str | None:
-    """The shipped hypervisor profile file of ``name``, or None (not a shipped profile)."""
-    entry = data_dir("profiles") / "hypervisors" / f"{name}.yaml"
-    return str(entry) if entry.is_file() else None
-
-
-def hypervisor_source_rows(hv: Any) -> list[SourceRow]:
+def hypervisor_source_rows(hv: HypervisorProfile) -> list[SourceRow]:
     """A hypervisor profile's parameters, each with its value and the source it names."""
     rows: list[SourceRow] = []
     for param, src in hv.sources.items():
@@ -351,7 +302,7 @@ def hypervisor_source_rows(hv: Any) -> list[SourceRow]:
     return rows
 
 
-def profile_value(profile: Any, key: str) -> Value:
+def profile_value(profile: GuestProfile, key: str) -> Value:
     """The value of a guest profile's sourced key, as a reader reads it (``128 MiB``)."""
     if key == "memory":
         return "auto" if profile.memory_kib == "auto" else format_kib(profile.memory_kib)
@@ -368,7 +319,7 @@ def profile_value(profile: Any, key: str) -> Value:
     return value if isinstance(value, str | int | float) else None
 
 
-def profile_source_rows(name: str, profile: Any) -> list[SourceRow]:
+def profile_source_rows(name: str, profile: GuestProfile) -> list[SourceRow]:
     """A guest profile's ``sources:`` entries, each with the value it explains."""
     return [
         ("guest profile", name, key, profile_value(profile, key), "", text)

@@ -1,12 +1,17 @@
-"""The ``planner predict`` report: a :class:`planner.api.PredictResult` as a :class:`ReportPage`."""
+"""The ``planner predict`` report: a :class:`~planner.results.PredictResult` as a :class:`ReportPage`.
+
+The size sweep and the input file come with the result; nothing is modelled again here.
+"""
 
 from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Any
 
 from planner import data_dir
+from planner.capacity.sizing import memory_in_range
+from planner.kernel.calibration import Calibration
+from planner.kernel.model import Prediction
 from planner.report import charts
 from planner.report.charts import Bar, BarPanel, Mark, Segment, Series
 from planner.report.common import (
@@ -18,9 +23,7 @@ from planner.report.common import (
     kib_and_mib,
     mib_text,
     now_utc,
-    predict_sweep,
     sources_table,
-    sweep_sizes_kib,
     term_label,
     versions_table,
 )
@@ -36,11 +39,12 @@ from planner.report.context import (
     Value,
 )
 from planner.report.render import slug
+from planner.results import PredictResult
 from planner.units import KIB_PER_MIB, format_kib, size_label_kib
 
 
-def predict_page(result: Any) -> ReportPage:
-    """The report of one ``planner predict`` result (a :class:`planner.api.PredictResult`)."""
+def predict_page(result: PredictResult) -> ReportPage:
+    """The report of one ``planner predict`` result."""
     p = result.prediction
     cal = result.calibration
     spec = p.spec
@@ -95,12 +99,11 @@ def predict_page(result: Any) -> ReportPage:
     )
 
 
-def _breakdown(result: Any) -> Section:
-    p = result.prediction
+def _breakdown_chart(p: Prediction) -> Chart:
     segments = (*kernel_segments(p.breakdown_kib), Segment("available", p.mem_available_kib))
     styles = guest_styles()
     styles["available"] = WORKLOAD_STYLES["available"]
-    chart = Chart(
+    return Chart(
         "breakdown-chart",
         "Where the guest's memory goes",
         charts.stacked_bars(
@@ -120,6 +123,9 @@ def _breakdown(result: Any) -> Section:
         description=", ".join(f"{term_label(t)} {v:,} KiB" for t, v in p.breakdown_kib.items())
         + f"; MemAvailable {p.mem_available_kib:,} KiB.",
     )
+
+
+def _breakdown_table(p: Prediction) -> Table:
     rows: list[tuple[Value, ...]] = [
         (term_label(t), kib, kib / KIB_PER_MIB, kib / p.memory_kib) for t, kib in p.breakdown_kib.items()
     ]
@@ -132,7 +138,7 @@ def _breakdown(result: Any) -> Section:
         )
     )
     rows.append(("guest RAM", p.memory_kib, p.memory_kib / KIB_PER_MIB, 1.0))
-    table = Table(
+    return Table(
         "breakdown",
         "Where every KiB goes",
         (
@@ -146,7 +152,10 @@ def _breakdown(result: Any) -> Section:
         "In the CSV, share_of_ram is a fraction of the guest's RAM (0.25 = 25 %).",
         row_styles=("",) * len(p.breakdown_kib) + ("", "total"),
     )
-    hashes = Table(
+
+
+def _hash_table(p: Prediction) -> Table:
+    return Table(
         "hash-tables",
         "Hash tables sized from RAM",
         (
@@ -167,77 +176,69 @@ def _breakdown(result: Any) -> Section:
         caption="alloc_large_system_hash() (mm/page_alloc.c @ v6.1) sizes each from the RAM at boot; "
         "early tables lie outside MemTotal, late ones inside it.",
     )
+
+
+def _breakdown(result: PredictResult) -> Section:
+    p = result.prediction
     lead = (
         f"Of {format_kib(p.memory_kib)}, the kernel keeps {kib_and_mib(p.kernel_kib)} "
         f"({100 * p.kernel_kib / p.memory_kib:.1f} %) and leaves MemAvailable = {p.mem_available_kib:,} KiB "
         f"to user space. MemTotal = {p.mem_total_kib:,} KiB: what lies outside it (firmware, kernel image, "
         "memmap, early hash tables, per-CPU areas, swiotlb, crashkernel) never shows in /proc/meminfo."
     )
-    return Section("breakdown", "Where the memory goes", lead, (chart, table, hashes))
+    blocks = (_breakdown_chart(p), _breakdown_table(p), _hash_table(p))
+    return Section("breakdown", "Where the memory goes", lead, blocks)
 
 
-def _sizing(result: Any) -> Section:
+def _available_chart(result: PredictResult) -> Chart:
     p = result.prediction
     cal = result.calibration
-    spec = p.spec
-    share = p.kernel_kib / p.memory_kib
     rng = cal.calibrated_range
     low = min(rng.min_memory_kib, p.memory_kib)
     high = max(rng.max_memory_kib, p.memory_kib)
-    points = predict_sweep(
-        cal,
-        sweep_sizes_kib(low, high, p.memory_kib),
-        vcpu_count=spec.vcpu_count,
-        cmdline=spec.cmdline,
-        machine=spec.machine,
+    points = result.sweep
+    mark = Mark(
+        p.memory_kib / KIB_PER_MIB,
+        p.mem_available_kib / KIB_PER_MIB,
+        f"{format_kib(p.memory_kib)}: {mib_text(p.mem_available_kib)}",
     )
-    x = tuple(pt.memory_kib / KIB_PER_MIB for pt in points)
-    chosen_x = p.memory_kib / KIB_PER_MIB
-    available = Chart(
+    series = Series(
+        "MemAvailable",
+        tuple(pt.memory_kib / KIB_PER_MIB for pt in points),
+        tuple(max(pt.mem_available_kib, 1) / KIB_PER_MIB for pt in points),
+        (mark,),
+    )
+    return Chart(
         "available-vs-size",
         "MemAvailable against guest size",
         charts.line_chart(
-            [
-                Series(
-                    "MemAvailable",
-                    x,
-                    tuple(max(pt.mem_available_kib, 1) / KIB_PER_MIB for pt in points),
-                    (
-                        Mark(
-                            chosen_x,
-                            p.mem_available_kib / KIB_PER_MIB,
-                            f"{format_kib(p.memory_kib)}: {mib_text(p.mem_available_kib)}",
-                        ),
-                    ),
-                )
-            ],
+            [series],
             salt="available-vs-size",
             xlabel="guest RAM, MiB (log scale)",
             ylabel="MemAvailable, MiB",
             identity_label="the whole guest",
         ),
-        caption=f"The kernel model for {cal.name} at {spec.vcpu_count} vCPU(s) from "
+        caption=f"The kernel model for {cal.name} at {p.spec.vcpu_count} vCPU(s) from "
         f"{format_kib(low)} to {format_kib(high)}; the large marker is this prediction.",
         description=f"At {format_kib(p.memory_kib)}: MemAvailable {p.mem_available_kib:,} KiB.",
     )
-    share = Chart(
+
+
+def _share_chart(result: PredictResult) -> Chart:
+    p = result.prediction
+    points = result.sweep
+    share = 100 * p.kernel_kib / p.memory_kib
+    series = Series(
+        "kernel keeps, % of RAM",
+        tuple(pt.memory_kib / KIB_PER_MIB for pt in points),
+        tuple(100 * pt.kernel_kib / pt.memory_kib for pt in points),
+        (Mark(p.memory_kib / KIB_PER_MIB, share, f"{share:.1f} %"),),
+    )
+    return Chart(
         "kernel-share-vs-size",
         "The kernel's share of the guest against guest size",
         charts.line_chart(
-            [
-                Series(
-                    "kernel keeps, % of RAM",
-                    x,
-                    tuple(100 * pt.kernel_kib / pt.memory_kib for pt in points),
-                    (
-                        Mark(
-                            chosen_x,
-                            100 * p.kernel_kib / p.memory_kib,
-                            f"{100 * p.kernel_kib / p.memory_kib:.1f} %",
-                        ),
-                    ),
-                )
-            ],
+            [series],
             salt="kernel-share-vs-size",
             xlabel="guest RAM, MiB (log scale)",
             ylabel="the kernel keeps, % of RAM",
@@ -246,9 +247,12 @@ def _sizing(result: Any) -> Section:
         ),
         caption="RAM − MemAvailable as a share of RAM: the fixed part of the kernel weighs most on "
         "small guests.",
-        description=f"At {format_kib(p.memory_kib)} the kernel keeps {100 * share:.1f} %.",
+        description=f"At {format_kib(p.memory_kib)} the kernel keeps {share:.1f} %.",
     )
-    table = Table(
+
+
+def _sweep_table(result: PredictResult) -> Table:
+    return Table(
         "size-sweep",
         "Size sweep",
         (
@@ -262,25 +266,30 @@ def _sizing(result: Any) -> Section:
                 pt.memory_kib,
                 pt.mem_available_kib,
                 pt.kernel_kib,
-                "yes" if rng.min_memory_kib <= pt.memory_kib <= rng.max_memory_kib else "no",
+                "yes" if memory_in_range(result.calibration, pt.memory_kib) else "no",
             )
-            for pt in points
+            for pt in result.sweep
         ),
         caption="The points of both charts.",
         collapsed=True,
     )
+
+
+def _sizing(result: PredictResult) -> Section:
     lead = "The same kernel at other sizes: how much is left for user space, and the kernel's share."
-    return Section("sizing", "Guest size", lead, (available, share, table))
+    return Section(
+        "sizing", "Guest size", lead, (_available_chart(result), _share_chart(result), _sweep_table(result))
+    )
 
 
-def _kernel_argument(cal: Any) -> str:
+def _kernel_argument(cal: Calibration) -> str:
     shipped = data_dir("profiles") / "kernels" / f"{cal.name}.yaml"
     if cal.path is None or (shipped.is_file() and shipped.resolve() == Path(cal.path).resolve()):
         return str(cal.name)
     return str(cal.path)
 
 
-def _provenance(result: Any) -> Provenance:
+def _provenance(result: PredictResult) -> Provenance:
     p = result.prediction
     cal = result.calibration
     spec = p.spec
@@ -316,7 +325,7 @@ def _provenance(result: Any) -> Provenance:
     return Provenance(
         command=shlex.join(args) + " --html REPORT.html",
         generated_utc=now_utc(),
-        inputs=inputs_table([(f"kernel calibration {cal.name}", cal.path)]),
+        inputs=inputs_table(result.input_files),
         sources=sources_table(
             given,
             title="Options",

@@ -1,6 +1,6 @@
 """Inputs of the fleet questions, and the arrays the solvers work on.
 
-A *profile* is a :class:`planner.solver.GuestKind` (its ``name``, ``node_demand`` and
+A *profile* is a :class:`planner.capacity.solver.GuestKind` (its ``name``, ``node_demand`` and
 ``host_demand``; the single-host fields ``weight``, ``min_count`` and ``max_count`` are not
 used here). A *host type* is what one host of a kind offers: its NUMA nodes' capacities
 (after the host kernel and reserves, as for ``planner fit``), its host-wide capacities
@@ -25,8 +25,8 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from planner.capacity.solver import GuestKind, NodeCapacity
 from planner.errors import InputError
-from planner.solver import GuestKind, NodeCapacity
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -171,7 +171,7 @@ def shape_of(host_type: HostType, catalog: Catalog) -> Shape:
     node_cap = np.array(
         [[n.capacity.get(r, 0) for r in catalog.node_resources] for n in host_type.nodes], dtype=np.int64
     ).reshape(len(ids), len(catalog.node_resources))
-    # a host resource the type does not name is unlimited there (as in planner.solver)
+    # a host resource the type does not name is unlimited there (as in planner.capacity.solver)
     host_cap = np.array(
         [float(host_type.host_capacity.get(s, np.inf)) for s in catalog.host_resources], dtype=float
     )

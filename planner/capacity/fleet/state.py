@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from planner.capacity.binding import natural_key
 from planner.capacity.fleet.model import (
     FLOAT_SLACK,
     Catalog,
@@ -24,7 +25,6 @@ from planner.capacity.fleet.model import (
 )
 from planner.capacity.fleet.results import PlannedHost
 from planner.errors import InputError
-from planner.solver import natural_key
 
 
 @dataclass(frozen=True, eq=False)

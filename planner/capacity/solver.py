@@ -30,11 +30,11 @@ References
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from planner.capacity.binding import natural_key
 from planner.errors import PlannerError
 
 Objective = Literal["max_guests", "max_weight"]
@@ -175,42 +175,10 @@ def solve(problem: PackingProblem) -> Plan:
 
     _validate(problem)
     kinds, nodes = problem.kinds, problem.nodes
-    n_kinds, n_nodes = len(kinds), len(nodes)
-    n_vars = n_kinds * n_nodes
-
-    def var(p: int, k: int) -> int:
-        return p * n_nodes + k
-
+    n_vars = len(kinds) * len(nodes)
     node_res = _node_resources(problem)
     host_res = sorted(problem.host_capacity)
-    rows: list[Any] = []
-    upper: list[float] = []
-    for k, node in enumerate(nodes):
-        for r in node_res:
-            row = np.zeros(n_vars)
-            for p, kind in enumerate(kinds):
-                row[var(p, k)] = kind.node_demand.get(r, 0)
-            if not row.any():
-                continue
-            rows.append(row)
-            upper.append(float(node.capacity.get(r, 0)))
-    for s in host_res:
-        row = np.zeros(n_vars)
-        for p, kind in enumerate(kinds):
-            for k in range(n_nodes):
-                row[var(p, k)] = kind.host_demand.get(s, 0)
-        if row.any():
-            rows.append(row)
-            upper.append(float(problem.host_capacity[s]))
-    lower = [-np.inf] * len(rows)
-    for p, kind in enumerate(kinds):
-        if kind.min_count > 0 or kind.max_count is not None:
-            row = np.zeros(n_vars)
-            row[p * n_nodes : (p + 1) * n_nodes] = 1
-            rows.append(row)
-            lower.append(float(kind.min_count))
-            upper.append(float(kind.max_count) if kind.max_count is not None else np.inf)
-
+    rows, lower, upper = _constraints(problem, node_res, host_res)
     value = np.array(
         [(kind.weight if problem.objective == "max_weight" else 1.0) for kind in kinds for _ in nodes]
     )
@@ -231,13 +199,52 @@ def solve(problem: PackingProblem) -> Plan:
         return _infeasible_plan(problem, node_res, host_res)
     x = np.rint(res.x).astype(int)
     counts = {
-        (kind.name, node.node_id): int(x[var(p, k)])
+        (kind.name, node.node_id): int(x[p * len(nodes) + k])
         for p, kind in enumerate(kinds)
         for k, node in enumerate(nodes)
     }
     status: Status = "optimal" if res.status == 0 else "time_limit"
     gap = float(res.mip_gap) if getattr(res, "mip_gap", None) is not None else 0.0
     return _plan(problem, counts, status, gap, node_res, host_res)
+
+
+def _constraints(
+    problem: PackingProblem, node_res: list[str], host_res: list[str]
+) -> tuple[list[Any], list[float], list[float]]:
+    """The rows of ``lower <= A x <= upper``, ``x[p * nodes + k]`` the count of kind ``p`` on
+    node ``k``: each node resource, each host resource, each kind's min/max count."""
+    import numpy as np
+
+    kinds, nodes = problem.kinds, problem.nodes
+    n_nodes = len(nodes)
+    n_vars = len(kinds) * n_nodes
+    rows: list[Any] = []
+    upper: list[float] = []
+    for k, node in enumerate(nodes):
+        for r in node_res:
+            row = np.zeros(n_vars)
+            for p, kind in enumerate(kinds):
+                row[p * n_nodes + k] = kind.node_demand.get(r, 0)
+            if not row.any():
+                continue
+            rows.append(row)
+            upper.append(float(node.capacity.get(r, 0)))
+    for s in host_res:
+        row = np.zeros(n_vars)
+        for p, kind in enumerate(kinds):
+            row[p * n_nodes : (p + 1) * n_nodes] = kind.host_demand.get(s, 0)
+        if row.any():
+            rows.append(row)
+            upper.append(float(problem.host_capacity[s]))
+    lower = [-np.inf] * len(rows)
+    for p, kind in enumerate(kinds):
+        if kind.min_count > 0 or kind.max_count is not None:
+            row = np.zeros(n_vars)
+            row[p * n_nodes : (p + 1) * n_nodes] = 1
+            rows.append(row)
+            lower.append(float(kind.min_count))
+            upper.append(float(kind.max_count) if kind.max_count is not None else np.inf)
+    return rows, lower, upper
 
 
 def _gap(problem: PackingProblem) -> float:
@@ -457,38 +464,3 @@ def _first_fit_decreasing(
         else:
             bins.append(list(sizes[t]))
     return max(1, len(bins))
-
-
-# --- constraint names as words ------------------------------------------------------------------------
-_NODE_RESOURCE = re.compile(r"^node(\d+)\.(\w+)$")
-
-
-def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
-    """Sort key that orders numbers in names by value: ``node2`` before ``node10``."""
-    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name) if part)
-
-
-_RESOURCES = {"memory_kib": "memory", "hugepages_kib": "hugepage pool", "vcpu_count": "vCPUs"}
-
-
-def binding_kind(name: str) -> str:
-    """What kind of limit a constraint is: ``memory``, ``hugepage pool``, ``vCPUs``, ``max counts``."""
-    if name.endswith(".max"):
-        return "max counts"
-    return _RESOURCES.get(name.rsplit(".", 1)[-1], name)
-
-
-def binding_text(name: str) -> str:
-    """A constraint as words: ``node0.memory_kib`` -> ``node 0 memory``."""
-    m = _NODE_RESOURCE.match(name)
-    if m:
-        return f"node {m.group(1)} {_RESOURCES.get(m.group(2), m.group(2))}"
-    if name.startswith("host."):
-        return f"host {_RESOURCES.get(name[5:], name[5:])}"
-    if name.startswith("nodes."):  # the minimum counts overflow what all nodes hold together
-        return f"{_RESOURCES.get(name[6:], name[6:])} of all nodes together"
-    if name.startswith("nodes ("):  # ``nodes (why)``: the why is already words
-        return name[len("nodes (") :].removesuffix(")")
-    if name.endswith(".max"):
-        return f"{name[:-4]}: its max count"
-    return name
