@@ -19,10 +19,12 @@ from planner.results import (
     PredictResult,
     ProfileListing,
 )
+from planner.results.fleet import FleetResult
 from planner.workflows.analyze import CHECK_DEFAULT_VCPU_RATIO, CheckProfile, CheckSettings, analyze_host
 from planner.workflows.catalog import host_schema, profiles
 from planner.workflows.check import check
 from planner.workflows.fit import fit, fit_capacity
+from planner.workflows.fleet import fleet
 from planner.workflows.kernel import calibrate_logs, predict_guest
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "CheckResult",
     "CheckSettings",
     "FitResult",
+    "FleetResult",
     "HostCheck",
     "NodeResult",
     "PerGuest",
@@ -46,6 +49,7 @@ __all__ = [
     "check",
     "fit",
     "fit_capacity",
+    "fleet",
     "host_schema",
     "predict_guest",
     "profiles",

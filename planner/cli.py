@@ -20,6 +20,7 @@ from typing import Annotated
 import typer
 
 from planner import __version__
+from planner.cli_fleet import fleet as fleet_command
 from planner.cli_support import (
     CsvOption,
     HtmlOption,
@@ -466,6 +467,9 @@ def calibrate_host(
 
     result = fit_profile(uris, base=base, output=output, name=name)
     emit(result, calibrate_host_text, json_out=json_out)
+
+
+app.command("fleet")(fleet_command)
 
 
 def main() -> None:

@@ -31,8 +31,9 @@ RANK = {
     "workflows": 8,
     "api": 9,
     "cli_support": 9,
-    "cli": 10,
-    "__main__": 11,
+    "cli_fleet": 10,
+    "cli": 11,
+    "__main__": 12,
 }
 
 

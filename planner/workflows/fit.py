@@ -142,6 +142,26 @@ def fit_host_file(host_file: HostFile) -> FitResult:
     )
 
 
+def packing_inputs(
+    host_file: HostFile,
+) -> tuple[tuple[GuestKind, ...], tuple[NodeCapacity, ...], dict[str, float]]:
+    """The guaranteed packing of a host file as the solver sees it: each guest's demand (full
+    size resident), each node's capacity and the host-wide vCPU capacity; :func:`fit` packs
+    them on one host, ``planner fleet`` over many (:mod:`planner.workflows.fleet`)."""
+    host = host_file.host
+    per_guest = {g.name: size_guest(g, i, host_file) for i, g in enumerate(host_file.guests)}
+    _check_hugepages(host_file)
+    budget = _node_budget(host, [])
+    _check_reserves(host, budget)
+    full = {name: pg.guest_memory_kib for name, pg in per_guest.items()}
+    kinds = _kinds(per_guest, full, host.hugepages.page_kib if host.hugepages else 1)
+    nodes = tuple(
+        NodeCapacity(k, {"memory_kib": budget.ordinary_kib(k), "hugepages_kib": budget.hugepages_kib[k]})
+        for k in range(len(budget.memory_kib))
+    )
+    return kinds, nodes, {"vcpu_count": host.cpu_count * host.vcpu_ratio}
+
+
 def _hypervisor_parameters(host: HostSpec) -> dict[str, dict[str, Any]]:
     return {
         name: {"value": getattr(host.hypervisor.params, name), "kind": src.kind, "source": src.source}

@@ -105,6 +105,8 @@ def cover(
         )
     step = cost_step(shapes)
     lower = round_up(gen.lower_bound, step)
+    if gen.lower_bound > 1e-9:  # every plan costs something: at least the cheapest host that costs
+        lower = max(lower, min((s.cost for s in shapes if s.cost > 0), default=0.0))
     gap = GAP_SHARE * min((s.cost for s in shapes if s.cost > 0), default=0.0)
     found = Generation([])
     found.extend(gen.columns)

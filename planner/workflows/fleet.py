@@ -1,0 +1,111 @@
+"""``planner fleet``: a fleet file -> fleet sizing, headroom, N+r failover and consolidation.
+
+Each host type's guests are sized and its nodes budgeted exactly as ``planner fit`` does for
+a host file (:func:`planner.workflows.fit.packing_inputs`); the fleet questions are answered
+by :mod:`planner.capacity.fleet` (column generation over host patterns, HiGHS).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+
+from planner.capacity.fleet import (
+    ExistingHost,
+    FleetProblem,
+    HostType,
+    check_failover,
+    consolidate,
+    headroom,
+    plan_fleet,
+)
+from planner.capacity.solver import GuestKind
+from planner.errors import InputError
+from planner.inputs.fleetfile import FleetExisting, FleetFile, load_fleet_file
+from planner.results.fleet import FleetResult
+from planner.workflows.fit import packing_inputs
+
+
+def fleet(path: str | Path, *, failures: int | None = None) -> FleetResult:
+    """Answer the fleet questions for a fleet file (``failures`` overrides its ``failures:``)."""
+    return fleet_of_file(load_fleet_file(path), failures=failures)
+
+
+def fleet_of_file(spec: FleetFile, *, failures: int | None = None) -> FleetResult:
+    """:func:`fleet` of a fleet file already read."""
+    r = spec.failures if failures is None else failures
+    if not 0 <= r <= 2:
+        raise InputError(f"expected 0, 1 or 2; found {r}", field="--failures")
+    problem = fleet_problem(spec)
+    place = {k: v for k, v in spec.inventory.items() if v}
+    plan = plan_fleet(problem, failures=r) if place or not problem.existing else None
+    existing = dataclasses.replace(problem, inventory={})
+    has_hosts = bool(problem.existing)
+    return FleetResult(
+        fleet_file=spec.path,
+        failures=r,
+        profiles={k.name: dict(k.node_demand) | dict(k.host_demand) for k in problem.profiles},
+        inventory=dict(spec.inventory),
+        existing_hosts=len(problem.existing),
+        plan=plan,
+        headroom=headroom(existing) if has_hosts else None,
+        failover=check_failover(existing, r) if has_hosts and r else None,
+        consolidation=consolidate(existing) if has_hosts else None,
+    )
+
+
+def fleet_problem(spec: FleetFile) -> FleetProblem:
+    """The fleet file as a :class:`FleetProblem` (one demand per guest on every host type)."""
+    kinds: tuple[GuestKind, ...] | None = None
+    types = []
+    for t in spec.host_types:
+        k, nodes, host_capacity = packing_inputs(t.host_file)
+        if kinds is None:
+            kinds = k
+        elif [(a.node_demand, a.host_demand) for a in k] != [(a.node_demand, a.host_demand) for a in kinds]:
+            raise InputError(
+                "expected host types whose hypervisor and hugepage page size give each guest the same "
+                f"demand as on {spec.host_types[0].name!r}; found another on {t.name!r}",
+                file=spec.path,
+                line=t.origin.line,
+                field="host_types.host",
+            )
+        types.append(HostType(t.name, nodes, host_capacity, t.cost, t.available))
+    assert kinds is not None
+    by_type = {t.name: t for t in types}
+    existing = tuple(_placed(h, by_type[h.host_type], kinds) for h in spec.existing)
+    return FleetProblem(kinds, tuple(types), dict(spec.inventory), existing, spec.time_limit_s)
+
+
+def _placed(host: FleetExisting, host_type: HostType, kinds: tuple[GuestKind, ...]) -> ExistingHost:
+    """An existing host's guests on its nodes, first fit (largest first), as the host would hold them."""
+    free = {n.node_id: dict(n.capacity) for n in host_type.nodes}
+    vcpus = host_type.host_capacity.get("vcpu_count", float("inf"))
+    by_name = {k.name: k for k in kinds}
+    counts: dict[tuple[str, int], int] = {}
+    order = sorted(host.guests, key=lambda g: -by_name[g].node_demand.get("memory_kib", 0))
+    for name in order:
+        kind = by_name[name]
+        vcpus -= host.guests[name] * kind.host_demand.get("vcpu_count", 0)
+        for _ in range(host.guests[name]):
+            node = next((k for k, cap in free.items() if _fits(cap, kind.node_demand)), None)
+            if node is None or vcpus < 0:
+                raise InputError(
+                    f"expected guests that fit a {host_type.name} host; found more {name!r} than its "
+                    "nodes (or vCPUs) hold",
+                    file=host.origin.file,
+                    line=host.origin.line,
+                    field=f"existing.{host.name}.guests",
+                )
+            for r, d in kind.node_demand.items():
+                free[node][r] -= d
+            counts[(name, node)] = counts.get((name, node), 0) + 1
+    return ExistingHost(host.name, host_type.name, counts, host.fixed)
+
+
+def _fits(capacity: Mapping[str, float], demand: Mapping[str, int]) -> bool:
+    return all(capacity.get(r, 0) >= d for r, d in demand.items() if d)
+
+
+__all__ = ["fleet", "fleet_of_file", "fleet_problem"]

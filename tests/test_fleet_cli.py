@@ -1,0 +1,190 @@
+"""`planner fleet` through the CLI: each question on examples/fleet.yaml, checked independently
+of the solver (guest totals, node fill, moves applied), and bad input (one line, exit 2)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from planner.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "fleet.yaml"
+runner = CliRunner()
+
+
+def _run(*args: str) -> dict[str, Any]:
+    result = runner.invoke(app, ["fleet", *args, "--json"])
+    assert result.exit_code == 0, result.output
+    out: dict[str, Any] = json.loads(result.stdout)
+    return out
+
+
+def _example() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text())
+    return data
+
+
+def _guests(host: dict[str, Any]) -> Counter[str]:
+    out: Counter[str] = Counter()
+    for per_node in host["counts"].values():
+        out.update(per_node)
+    return out
+
+
+def test_plan_places_the_inventory_on_the_fewest_cheapest_hosts() -> None:
+    d = _run(str(EXAMPLE))
+    plan = d["plan"]
+    spec = _example()
+    expected: Counter[str] = Counter({e["profile"]: e["count"] for e in spec["inventory"]})
+    for h in spec["existing"]:
+        expected.update(h["guests"])
+    placed: Counter[str] = Counter()
+    for h in plan["hosts"]:
+        placed.update(_guests(h))
+        for fill in h["node_fill"].values():
+            assert fill["memory_kib"] <= 1.0 + 1e-9, h["name"]
+        assert h["host_fill"]["vcpu_count"] <= 1.0 + 1e-9
+    assert +placed == +expected
+    # the existing hosts cannot hold it all (LP > 0): one new host is needed, the cheapest one
+    assert plan["lp_value"] > 0
+    assert plan["status"] == "optimal"
+    assert plan["hosts_per_type"] == {"kvm-64g": 1}
+    assert plan["objective"] == plan["lower_bound"] == 10
+
+
+def test_headroom_per_host_adds_up_and_is_zero_on_a_full_node() -> None:
+    d = _run(str(EXAMPLE))
+    hr = d["headroom"]
+    for profile, total in hr["total"].items():
+        assert total == sum(h["more"][profile] for h in hr["hosts"])
+        assert total > 0
+    demand = d["profiles"]
+    for h in hr["hosts"]:
+        for profile, nodes in h["per_node"].items():
+            assert sum(nodes.values()) >= h["more"][profile]
+            # one more guest than the headroom on a node would not fit: the count is blocked by something
+            assert h["blocked_by"][profile]
+        assert demand  # demands are reported for every profile
+
+
+def _apply(spec: dict[str, Any], scenario: dict[str, Any]) -> None:
+    """Moves take exactly the failed hosts' guests, to surviving hosts only."""
+    existing = {h["name"]: Counter(h["guests"]) for h in spec["existing"]}
+    failed = set(scenario["failed"])
+    moved: Counter[str] = Counter()
+    for m in scenario["moves"]:
+        assert m["from_host"] in failed and m["to_host"] not in failed and m["count"] > 0
+        moved[m["profile"]] += m["count"]
+    displaced: Counter[str] = Counter()
+    for name in failed:
+        displaced.update(existing[name])
+    assert +moved == +displaced == Counter(scenario["displaced"])
+
+
+@pytest.mark.parametrize("failures", [1, 2])
+def test_failover_checks_every_set_of_failed_hosts(failures: int) -> None:
+    d = _run(str(EXAMPLE), "--failures", str(failures))
+    rep = d["failover"]
+    spec = _example()
+    n = len(spec["existing"])
+    assert rep["failures"] == failures
+    assert rep["host_sets"] == rep["host_sets_checked"] == (n if failures == 1 else n * (n - 1) // 2)
+    for s in rep["worst"]:
+        if s["verdict"] == "survives":
+            _apply(spec, s)
+        else:
+            assert s["unplaced"]
+    assert rep["survives"] == all(s["verdict"] == "survives" for s in rep["worst"])
+    if not rep["survives"]:
+        assert rep["spare_hosts_needed"] >= 1
+    # the plan for the inventory survives r failures too (spares added when needed)
+    plan = d["plan"]
+    assert plan["failures_tolerated"] == failures
+    assert plan["failover"]["survives"] is True
+    names = {h["name"] for h in plan["hosts"]}
+    assert set(plan["spare_hosts"]) <= names
+
+
+def test_consolidation_moves_every_guest_off_the_emptied_hosts() -> None:
+    d = _run(str(EXAMPLE))
+    c = d["consolidation"]
+    spec = _example()
+    existing = {h["name"]: Counter(h["guests"]) for h in spec["existing"]}
+    assert c["emptied"], "hv03's 30 small guests fit the others' free memory"
+    moved: dict[str, Counter[str]] = {}
+    for m in c["moves"]:
+        assert m["to_host"] not in c["emptied"]
+        moved.setdefault(m["from_host"], Counter())[m["profile"]] += m["count"]
+    for name in c["emptied"]:
+        assert moved[name] == existing[name]
+    assert c["objective"] == len(c["emptied"]) <= c["upper_bound"]
+
+
+def test_text_output_answers_each_question() -> None:
+    result = runner.invoke(app, ["fleet", str(EXAMPLE), "--failures", "1"])
+    assert result.exit_code == 0, result.output
+    for words in ("Plan:", "Headroom", "N+1:", "Consolidation"):
+        assert words in result.stdout
+
+
+def _bad(tmp_path: Path, edit: Any) -> str:
+    spec = _example()
+    edit(spec)
+    path = tmp_path / "fleet.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    result = runner.invoke(app, ["fleet", str(path)])
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.output, result.output
+    assert result.stdout == ""
+    return lines[0]
+
+
+def test_bad_input_names_file_line_and_field(tmp_path: Path) -> None:
+    def wrong_type(s: dict[str, Any]) -> None:
+        s["existing"][1]["type"] = "kvm-1t"
+
+    msg = _bad(tmp_path, wrong_type)
+    assert "fleet.yaml" in msg and "existing[1].type" in msg and "'kvm-1t'" in msg
+
+    def bad_memory(s: dict[str, Any]) -> None:
+        s["host_types"][1]["host"]["memory"] = "lots"
+
+    msg = _bad(tmp_path, bad_memory)
+    assert "host_types[1].host.memory" in msg and "lots" in msg
+
+    def bad_count(s: dict[str, Any]) -> None:
+        s["inventory"][0]["count"] = -3
+
+    msg = _bad(tmp_path, bad_count)
+    assert "inventory[0].count" in msg and "-3" in msg
+
+    def unknown_guest(s: dict[str, Any]) -> None:
+        s["existing"][0]["guests"]["kvm-huge"] = 1
+
+    msg = _bad(tmp_path, unknown_guest)
+    assert "existing[0].guests.kvm-huge" in msg
+
+    def too_many(s: dict[str, Any]) -> None:
+        s["existing"][0]["guests"]["kvm-cloud-2gib-2vcpu"] = 500
+
+    msg = _bad(tmp_path, too_many)
+    assert "hv01" in msg and "kvm-cloud-2gib-2vcpu" in msg
+
+    def unknown_key(s: dict[str, Any]) -> None:
+        s["hosts"] = []
+
+    assert "hosts" in _bad(tmp_path, unknown_key)
+
+
+def test_failures_option_is_bounded() -> None:
+    result = runner.invoke(app, ["fleet", str(EXAMPLE), "--failures", "3"])
+    assert result.exit_code == 2
+    assert "--failures" in result.output
