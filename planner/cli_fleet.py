@@ -29,7 +29,7 @@ def fleet(
 
     Host types are host files' host: blocks with a cost and an available count; each guest is
     sized as `planner fit` sizes it. Column generation over host patterns (HiGHS) gives the
-    plan with a proven lower bound. Example: planner fleet examples/fleet.yaml --failures 1
+    plan with a proven lower bound. Example: planner fleet examples/fleet/kvm-pool.yaml --failures 1
     """
     from planner.report.fleet_text import fleet_text
     from planner.workflows.fleet import fleet as run_fleet
@@ -38,7 +38,7 @@ def fleet(
         run_fleet(fleet_file, failures=failures),
         fleet_text,
         json_out=json_out,
-        report=None,
+        report="fleet",
         html=html,
         csv=csv,
     )

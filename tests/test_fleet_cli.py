@@ -1,4 +1,4 @@
-"""`planner fleet` through the CLI: each question on examples/fleet.yaml, checked independently
+"""`planner fleet` through the CLI: each question on examples/fleet/kvm-pool.yaml, checked independently
 of the solver (guest totals, node fill, moves applied), and bad input (one line, exit 2)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from planner.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "examples" / "fleet.yaml"
+EXAMPLE = ROOT / "examples" / "fleet" / "kvm-pool.yaml"
 runner = CliRunner()
 
 
@@ -188,3 +188,35 @@ def test_failures_option_is_bounded() -> None:
     result = runner.invoke(app, ["fleet", str(EXAMPLE), "--failures", "3"])
     assert result.exit_code == 2
     assert "--failures" in result.output
+
+
+@pytest.mark.browser
+def test_fleet_report_in_chromium(tmp_path: Path) -> None:
+    """The HTML report opened in real headless Chromium (the checks of test_report_browser)."""
+    from test_report_browser import CHROMIUM, FLAGS, assert_clean, open_report
+
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed (./setup.sh installs Debian's chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (dev extra)")
+    out = tmp_path / "fleet.html"
+    result = runner.invoke(app, ["fleet", str(EXAMPLE), "--failures", "1", "--html", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    d = json.loads(result.stdout)
+    with sync_api.sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True, args=FLAGS
+        )
+        try:
+            opened = open_report(context, out)
+        finally:
+            context.close()
+    assert_clean(opened)
+    text = opened.text
+    for section in ("New hosts per type", "Per-host fill", "Failure scenarios", "What binds", "Headroom"):
+        assert section in text
+    for h in d["plan"]["hosts"]:
+        assert h["name"] in text
+    for s in d["failover"]["scenarios"] if "scenarios" in d["failover"] else d["failover"]["worst"]:
+        assert ", ".join(s["failed"]) in text
+    for constraint in d["plan"]["binding"]:
+        assert constraint in text

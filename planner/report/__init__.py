@@ -28,6 +28,7 @@ from typing import TypeVar
 from planner.report import charts, render
 from planner.report.context import ReportPage
 from planner.results import CheckResult, FitResult, PredictResult
+from planner.results.fleet import FleetResult
 
 __all__ = [
     "ReportPage",
@@ -36,6 +37,7 @@ __all__ = [
     "predict_page",
     "prepare_check_report",
     "prepare_fit_report",
+    "prepare_fleet_report",
     "prepare_predict_report",
     "write_check_report",
     "write_fit_report",
@@ -96,6 +98,20 @@ def prepare_check_report(
 ) -> render.PendingReport:
     """The check report rendered and its targets checked."""
     return _prepare(check_page, result, html, csv_dir)
+
+
+def prepare_fleet_report(
+    result: FleetResult, *, html: Path | None = None, csv_dir: Path | None = None
+) -> render.PendingReport:
+    """The fleet report rendered and its targets checked (never the fleet file)."""
+    from planner.report.fleet import fleet_page
+
+    inputs = (("fleet file", result.fleet_file),)
+    if html is None and csv_dir is None:
+        return render.PendingReport((), (), inputs)
+    with charts.drawing(html is not None):
+        page = fleet_page(result)
+    return render.prepare(page, html=html, csv_dir=csv_dir, inputs=inputs)
 
 
 def write_fit_report(

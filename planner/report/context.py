@@ -259,7 +259,7 @@ class ReportPage:
         Inputs, sources and versions (the last section).
     """
 
-    kind: Literal["fit", "predict", "check"]
+    kind: Literal["fit", "predict", "check", "fleet"]
     title: str
     subtitle: str
     figures: tuple[KeyFigure, ...]

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from planner.capacity.fleet import Consolidation, FailoverReport, FleetPlan, Headroom
+from planner.capacity.fleet import Consolidation, FailoverReport, FleetPlan, Headroom, PlannedHost
 
-__all__ = ["Consolidation", "FailoverReport", "FleetPlan", "FleetResult", "Headroom"]
+__all__ = ["Consolidation", "FailoverReport", "FleetPlan", "FleetResult", "Headroom", "PlannedHost"]
 
 
 @dataclass(frozen=True)
