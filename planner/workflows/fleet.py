@@ -37,20 +37,25 @@ def fleet_of_file(spec: FleetFile, *, failures: int | None = None) -> FleetResul
     r = spec.failures if failures is None else failures
     if not 0 <= r <= 2:
         raise InputError(f"expected 0, 1 or 2; found {r}", field="--failures")
-    problem = fleet_problem(spec)
-    place = {k: v for k, v in spec.inventory.items() if v}
-    plan = plan_fleet(problem, failures=r) if place or not problem.existing else None
+    return answer(fleet_problem(spec), name=spec.path, failures=r, plan=True)
+
+
+def answer(problem: FleetProblem, *, name: str, failures: int, plan: bool) -> FleetResult:
+    """The fleet questions for a problem: the plan for its inventory (when ``plan``), and
+    headroom, N+r and consolidation of its existing hosts."""
+    place = {k: v for k, v in problem.inventory.items() if v}
+    fleet_plan = plan_fleet(problem, failures=failures) if plan and (place or not problem.existing) else None
     existing = dataclasses.replace(problem, inventory={})
     has_hosts = bool(problem.existing)
     return FleetResult(
-        fleet_file=spec.path,
-        failures=r,
+        fleet_file=name,
+        failures=failures,
         profiles={k.name: dict(k.node_demand) | dict(k.host_demand) for k in problem.profiles},
-        inventory=dict(spec.inventory),
+        inventory=dict(problem.inventory),
         existing_hosts=len(problem.existing),
-        plan=plan,
+        plan=fleet_plan,
         headroom=headroom(existing) if has_hosts else None,
-        failover=check_failover(existing, r) if has_hosts and r else None,
+        failover=check_failover(existing, failures) if has_hosts and failures else None,
         consolidation=consolidate(existing) if has_hosts else None,
     )
 
