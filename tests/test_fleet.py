@@ -222,3 +222,16 @@ def test_headroom_matches_the_single_host_solver() -> None:
             assert host.per_profile[p.name] == expected, (host.name, p.name)
     assert room.total == {p.name: sum(h.per_profile[p.name] for h in room.hosts) for p in profiles}
     assert room.hosts[0].blocked_by["a"]  # something always stops the next guest
+
+
+def test_a_host_type_without_a_vcpu_limit_plans_and_checks_failover() -> None:
+    """A host resource a type does not name is unlimited there (it overflowed integer counts)."""
+    from planner.capacity.fleet import check_failover
+
+    kinds = (GuestKind("a", {"memory_kib": 300}, {"vcpu_count": 2}),)
+    open_type = HostType("open", (NodeCapacity(0, {"memory_kib": 1000}),), {}, 1.0)
+    problem = FleetProblem(kinds, (open_type,), {"a": 7})
+    plan = plan_fleet(problem)
+    assert plan.status == "optimal" and plan.objective == 3  # 3 per host by memory, vCPUs unlimited
+    rep = check_failover(dataclasses.replace(problem, existing=plan.as_existing(), inventory={}), 1)
+    assert rep.survives is False  # a failed host's 3 guests do not fit the others' 2 free slots

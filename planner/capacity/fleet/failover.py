@@ -241,8 +241,8 @@ def _exact(
     )
     if result.status == "infeasible":
         return "fails", None
-    if not result.multiplicity:
-        return "unknown", None
+    if not result.multiplicity:  # the linear master covers it, no rounding found: decide per host
+        return _per_host(fleet, survivors, displaced, deadline)
     k_max = max(len(s.node_ids) for s in fleet.shapes)
     added = np.zeros((len(fleet.hosts), catalog.size, k_max), dtype=np.int64)
     used = [0] * len(shapes)
@@ -272,3 +272,72 @@ def _held_back(catalog: Catalog, scenarios: Sequence[Scenario]) -> dict[str, flo
         ]:
             out[name] = max(out.get(name, 0.0), float(amount))
     return out
+
+
+#: most integer variables of the per-host program (survivors x profiles x nodes)
+_PER_HOST_VARS = 200_000
+
+
+def _per_host(
+    fleet: Fleet, survivors: Groups, displaced: IntArray, deadline: float
+) -> tuple[Verdict, IntArray | None]:
+    """Decide one scenario by an integer program with a variable per surviving host, displaced
+    profile and node (HiGHS; the formulation the pattern master avoids, used only when the master
+    covers the guests fractionally and its rounding found no placement). ``unknown`` when it is
+    too large or runs out of time."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.sparse import lil_matrix
+
+    cat = fleet.catalog
+    hosts = [(g, h) for g, members in enumerate(survivors.members) for h in members]
+    profiles = np.flatnonzero(displaced)
+    k_max = int(survivors.free_node.shape[1])
+    n = len(hosts) * len(profiles) * k_max
+    left_s = deadline - time.monotonic()
+    if n == 0 or n > _PER_HOST_VARS or left_s <= 0:
+        return "unknown", None
+
+    def var(i: int, j: int, k: int) -> int:
+        return (i * len(profiles) + j) * k_max + k
+
+    rows_r, rows_s = len(cat.node_resources), len(cat.host_resources)
+    a = lil_matrix((len(hosts) * (k_max * rows_r + rows_s) + len(profiles), n))
+    hi: list[float] = []
+    row = 0
+    for i, (g, _) in enumerate(hosts):
+        for k in range(k_max):
+            for r in range(rows_r):
+                for j, p in enumerate(profiles):
+                    a[row, var(i, j, k)] = cat.node_demand[p, r]
+                hi.append(float(survivors.free_node[g, k, r]))
+                row += 1
+        for s in range(rows_s):
+            for j, p in enumerate(profiles):
+                for k in range(k_max):
+                    a[row, var(i, j, k)] = cat.host_demand[p, s]
+            hi.append(float(survivors.free_host[g, s]) + 1e-6)
+            row += 1
+    lo = [-np.inf] * row
+    for j, p in enumerate(profiles):
+        for i in range(len(hosts)):
+            for k in range(k_max):
+                a[row, var(i, j, k)] = 1
+        lo.append(float(displaced[p]))
+        hi.append(float(displaced[p]))
+        row += 1
+    res = milp(
+        np.zeros(n),
+        integrality=np.ones(n),
+        bounds=Bounds(0, np.inf),
+        constraints=[LinearConstraint(a.tocsr(), lo, hi)],
+        options={"time_limit": max(0.1, min(left_s, _EXACT_S))},
+    )
+    if res.status == 2:  # proven infeasible
+        return "fails", None
+    if res.x is None:
+        return "unknown", None
+    x = np.rint(res.x).astype(np.int64).reshape(len(hosts), len(profiles), k_max)
+    added = np.zeros((len(fleet.hosts), cat.size, k_max), dtype=np.int64)
+    for i, (_, h) in enumerate(hosts):
+        added[h, profiles, :] = x[i]
+    return "survives", added

@@ -39,6 +39,10 @@ Status = Literal["optimal", "feasible", "time_limit", "infeasible"]
 FLOAT_SLACK = 1e-9
 
 
+#: the capacity of a host resource a host type does not name (more than any host holds)
+UNLIMITED = float(2**40)
+
+
 @dataclass(frozen=True)
 class HostType:
     """One kind of host that can be bought or used.
@@ -171,9 +175,10 @@ def shape_of(host_type: HostType, catalog: Catalog) -> Shape:
     node_cap = np.array(
         [[n.capacity.get(r, 0) for r in catalog.node_resources] for n in host_type.nodes], dtype=np.int64
     ).reshape(len(ids), len(catalog.node_resources))
-    # a host resource the type does not name is unlimited there (as in planner.capacity.solver)
+    # a host resource the type does not name is unlimited there (as in planner.capacity.solver):
+    # a finite stand-in, as the counts derived from it are cast to integers
     host_cap = np.array(
-        [float(host_type.host_capacity.get(s, np.inf)) for s in catalog.host_resources], dtype=float
+        [float(host_type.host_capacity.get(s, UNLIMITED)) for s in catalog.host_resources], dtype=float
     )
     return Shape(host_type.name, ids, node_cap, host_cap, float(host_type.cost), host_type.available)
 
