@@ -25,6 +25,7 @@ from planner.cli_support import (
     HtmlOption,
     JsonOption,
     PlannerGroup,
+    boot_progress,
     emit,
     handle_errors,
     print_json,
@@ -37,8 +38,9 @@ app = typer.Typer(
         "Guest-density capacity planner: how many guests fit on a host, and where every MiB goes.\n\n"
         "Typical flow: `planner bootlab` boots a kernel under qemu at several sizes, `planner calibrate` "
         "fits the kernel memory model to those logs, `planner predict` shows a guest's memory at any size, "
-        "`planner fit host.yaml` packs guest profiles onto a host, `planner check URI` holds the plan "
-        "against a live libvirt host."
+        "`planner fit host.yaml` packs guest profiles onto a host, `planner tune` finds the "
+        "kernel command-line changes that save memory, `planner check URI` holds the plan against a live "
+        "libvirt host."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -144,9 +146,6 @@ def bootlab(
     qemu command, wall time and outcome: dump, oom-panic, panic, silent-reset,
     truncated-dump, timeout or qemu-error. Exit code 1 if a boot timed out or qemu failed.
     """
-    import contextlib
-
-    from planner.bootlab.campaign import BootRecord
     from planner.report.text import bootlab_text
     from planner.workflows import bootlab as workflow
 
@@ -156,19 +155,8 @@ def bootlab(
         tag=tag, timeout_s=timeout, jobs=jobs,
         busybox=busybox, allow_system_changes=allow_system_changes,
     )  # fmt: skip
-    show = sys.stderr.isatty() if progress is None else progress
     try:
-        with contextlib.ExitStack() as stack:
-            bar = None
-            if show and not find_min and sys.stderr.isatty():
-                bar = stack.enter_context(typer.progressbar(length=request.boot_count, file=sys.stderr))
-
-            def tick(record: BootRecord) -> None:
-                if bar is not None:
-                    bar.update(1)
-                elif show:
-                    typer.echo(f"{record.log} {record.outcome} {record.boot_wall_s:.1f} s", err=True)
-
+        with boot_progress(progress, request.boot_count, bar=not find_min) as tick:
             result = workflow.run_bootlab(request, progress=tick)
     except KeyboardInterrupt:
         typer.echo(f"planner: {workflow.interrupted_message(output)}", err=True)
@@ -407,6 +395,81 @@ def check(
     if result.bad_input:
         raise typer.Exit(2)
     if result.failed or result.over_committed:
+        raise typer.Exit(1)
+
+
+# --- tune ---------------------------------------------------------------------------------------
+TuneHost = Annotated[
+    Path | None,
+    typer.Option(
+        "--host",
+        dir_okay=False,
+        help="For a guest profile: pack it on this host file's host (default: the host of "
+        "examples/kvm-two-nodes.yaml for x86-64, examples/s390x-kvm-lpar.yaml for s390x).",
+    ),
+]
+TuneVerify = Annotated[
+    bool,
+    typer.Option(
+        "--verify",
+        help="Boot each guest kernel under qemu with and without every change (bootlab, --jobs at a "
+        "time) and print measured against predicted; exit 1 if a MemTotal or reserved change is more "
+        "than 64 KiB off the prediction, a hash table is not the size predicted, or a boot fails.",
+    ),
+]
+TuneOutput = Annotated[
+    Path | None,
+    typer.Option("-o", "--output", help="--verify: the boot logs' directory (default: a new one)."),
+]
+
+
+@app.command()
+@handle_errors
+def tune(
+    target: Annotated[str, typer.Argument(help="A guest profile (name or YAML path) or a host file.")],
+    host: TuneHost = None,
+    json_out: JsonOption = False,
+    html: HtmlOption = None,
+    csv: CsvOption = None,
+    verify: TuneVerify = False,
+    output: TuneOutput = None,
+    jobs: BootJobs = None,
+    accel: BootAccel = "auto",
+    progress: BootProgress = None,
+) -> None:
+    """Kernel command-line changes that save guest memory, and the guests they add per host.
+
+    Per kernel (a guest profile's; for a host file its host kernel and every guest's): each
+    change the kernel build honours (hash table sizes, swiotlb=noforce, crashkernel= and
+    log_buf_len= removal, nr_cpus=, transparent_hugepage=never, cma=, cgroup.memory=nokmem,
+    coherent_pool=) with the KiB it saves term by term, what the guest loses, the kernel
+    versions that have it, and the guests per host with it (planner fit's guaranteed plan,
+    the guest shrunk to the smallest RAM that keeps its usable memory); then the command line
+    to paste and guests per host before and after.
+
+    \b
+    Examples:
+      planner tune kvm-cloud-128mib
+      planner tune kvm-cloud-128mib --host examples/kvm-two-nodes.yaml --json
+      planner tune examples/kvm-two-nodes.yaml --html tune.html --csv tune-csv
+      planner tune kvm-cloud-128mib --verify --jobs 1 -o boots
+    """
+    from planner.report.tune_text import tune_text
+    from planner.workflows import tune_verify
+    from planner.workflows.tune import tune as tune_target
+
+    tune_verify.check_options(verify, output=output, jobs=jobs, accel=accel)
+    result = tune_target(target, host=host)
+    if verify:
+        try:
+            with boot_progress(progress, tune_verify.boot_count(result)) as tick:
+                result = tune_verify.verify(result, output, jobs=jobs, accel=accel, progress=tick)
+        except KeyboardInterrupt:
+            typer.echo("planner: interrupted; every qemu was stopped", err=True)
+            raise typer.Exit(130) from None
+    emit(result, tune_text, json_out=json_out, report="tune", html=html, csv=csv)
+    if not result.verified:
+        typer.echo("planner: error: a verified change disagrees with its prediction (see above)", err=True)
         raise typer.Exit(1)
 
 
