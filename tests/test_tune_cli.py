@@ -294,3 +294,44 @@ def test_verify_takes_the_accelerators_bootlab_takes() -> None:
     assert result.exit_code == 2 and result.stderr == (
         "planner: error: --accel: expected one of auto, tcg, kvm; found 'xen'\n"
     )
+
+
+# --- the issue's known facts, through the command ----------------------------------------------------
+def _profile_with(tmp_path: Path, memory: str, cmdline: str) -> Path:
+    data = yaml.safe_load((data_dir("profiles") / "guests" / "kvm-cloud-512mib.yaml").read_text())
+    data.update(name=f"cloud-{memory.lower()}", memory=memory, cmdline=cmdline)
+    path = tmp_path / f"cloud-{memory.lower()}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_known_facts_through_the_command(tmp_path: Path) -> None:
+    """Measured before (tests/data/bootlab/tune, test_tuning.py): hash tables at 1024 entries at
+    512 MiB -752 KiB of reserved; swiotlb=noforce at 4 GiB 66,316 KiB; the default log buffer
+    against log_buf_len=1M 4,608 KiB of MemTotal."""
+    at_512 = _json(["tune", "kvm-cloud-512mib"])["guests"][0]["candidates"]
+    hashes = [c for c in at_512 if c["option"] in ("dhash_entries=1024", "ihash_entries=1024")]
+    assert sum(c["totals_delta_kib"]["reserved_kib"] for c in hashes) == -752
+    at_4g = _json(["tune", str(_profile_with(tmp_path, "4GiB", ""))])["guests"][0]["candidates"]
+    swiotlb = next(c for c in at_4g if c["option"] == "swiotlb=noforce")
+    assert swiotlb["terms_kib"]["swiotlb"] == 66316
+    logbuf = _json(["tune", str(_profile_with(tmp_path, "512MiB", "log_buf_len=1M"))])["guests"][0]
+    removal = next(c for c in logbuf["candidates"] if c["option"] == "remove log_buf_len=1M")
+    assert removal["totals_delta_kib"]["mem_total_kib"] == 4608
+    assert "log_buf_len" not in logbuf["recommendation"]["cmdline"]
+
+
+def test_readme_excerpt_is_the_real_output() -> None:
+    """README "Tune the kernel command line" shows lines of `planner tune kvm-cloud-128mib`."""
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("$ planner tune kvm-cloud-128mib\n", 1)[1].split("\n$ ", 1)[0]
+    shown = [
+        line.rstrip() for line in block.splitlines() if line.strip() and not line.strip().startswith("...")
+    ]
+    shown = [line.removesuffix(" ...") for line in shown]
+    result = runner.invoke(app, ["tune", "kvm-cloud-128mib"])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert len(shown) > 10
+    for line in shown:
+        assert line.strip() in out, line
