@@ -5,6 +5,7 @@ written as files), and bad input as one line with exit code 2."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import typing
 from pathlib import Path
@@ -335,3 +336,18 @@ def test_readme_excerpt_is_the_real_output() -> None:
     assert len(shown) > 10
     for line in shown:
         assert line.strip() in out, line
+
+
+def test_a_packing_stopped_at_the_time_limit_is_noted() -> None:
+    """HiGHS stops at its 10 s limit on the all-tuned 1 TiB example (gap 0.018 %): the count
+    is then a feasible one, and the output says so (here a real plan, its status replaced)."""
+    from planner.workflows.tune import _solver_notes
+
+    result = tune("kvm-cloud-128mib")
+    assert _solver_notes(result.baseline, list(result.kernels), result.combined) == []
+    plan = dataclasses.replace(result.combined.plan, status="time_limit", gap=0.00018)
+    stopped = dataclasses.replace(result.combined, plan=plan)
+    assert _solver_notes(result.baseline, list(result.kernels), stopped) == [
+        "kvm-cloud-128mib tuned: the solver stopped at its time limit (time_limit, gap 0.018%): a feasible "
+        "count, possibly a few guests short of the best"
+    ]

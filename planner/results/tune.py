@@ -98,6 +98,7 @@ class CandidateGain:
     guest_memory_kib: int | None
     node_capacity_kib: tuple[int, ...]
     total_guests: int
+    status: str = "optimal"  #: the packing's solver status (``time_limit``: a feasible plan, maybe short)
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,7 @@ class KernelTuning:
             entry["node_capacity_kib"] = list(gain.node_capacity_kib)
             entry["guests_per_host"] = gain.total_guests
             entry["guests_added"] = gain.total_guests - self.before.total_guests
+            entry["status"] = gain.status
         return {
             "role": self.role,
             "name": self.name,

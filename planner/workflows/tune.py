@@ -13,6 +13,7 @@ Booting the changes (``--verify``): :mod:`.tune_verify`.
 from __future__ import annotations
 
 import dataclasses
+import math
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -105,6 +106,7 @@ def tune_host_file(
             kernels.append(_tune_host_kernel(host_file, baseline))
         kernels += [_tune_guest(host_file, g, per_guest[g.name], baseline) for g in host_file.guests]
         combined = kernels[0].after if len(kernels) == 1 else _combined(host_file, kernels)
+    notes += _solver_notes(baseline, kernels, combined)
     files = fit_input_files(host_file)
     if source == "default":
         files = tuple(f for f in files if f.role != "host file")
@@ -119,6 +121,23 @@ def tune_host_file(
         input_files=files,
         notes=tuple(dict.fromkeys(notes)),
     )
+
+
+def _solver_notes(baseline: Packing, kernels: list[KernelTuning], combined: Packing) -> list[str]:
+    """A note for each packing HiGHS did not prove optimal (its time limit: the count is a
+    feasible plan and may be short of the best, as planner fit reports it)."""
+    plans: list[tuple[str, str, float | None]] = [(baseline.label, baseline.plan.status, baseline.plan.gap)]
+    for k in kernels:
+        plans += [(f"{k.name} with {g.option}", g.status, None) for g in k.gains]
+        plans.append((k.after.label, k.after.plan.status, k.after.plan.gap))
+    plans.append((combined.label, combined.plan.status, combined.plan.gap))
+    return [
+        f"{label}: the solver stopped at its time limit ({status}"
+        + (f", gap {gap:.3%}" if gap is not None and math.isfinite(gap) else "")
+        + "): a feasible count, possibly a few guests short of the best"
+        for label, status, gap in dict.fromkeys(plans)
+        if status != "optimal"
+    ]
 
 
 @contextmanager
@@ -224,7 +243,9 @@ def _tune_guest(host_file: HostFile, g: GuestRequest, pg: PerGuest, baseline: Pa
     for c in result.candidates:
         p = packed(c.change.label, apply_changes(spec.cmdline, [c.change]))
         gains.append(
-            CandidateGain(c.change.label, p.guest(g.name).memory_kib, p.node_capacity_kib, p.total_guests)
+            CandidateGain(
+                c.change.label, p.guest(g.name).memory_kib, p.node_capacity_kib, p.total_guests, p.plan.status
+            )
         )
     after = packed(f"{g.name} tuned", result.recommendation.cmdline)
 
@@ -270,7 +291,7 @@ def _tune_host_kernel(host_file: HostFile, baseline: Packing) -> KernelTuning:
     gains = []
     for c in result.candidates:
         p = _packing(c.change.label, with_host_cmdline(host_file, apply_changes(host.cmdline, [c.change])))
-        gains.append(CandidateGain(c.change.label, None, p.node_capacity_kib, p.total_guests))
+        gains.append(CandidateGain(c.change.label, None, p.node_capacity_kib, p.total_guests, p.plan.status))
     after = _packing("host kernel tuned", with_host_cmdline(host_file, result.recommendation.cmdline))
 
     def snapshot(cmdline: str) -> Snapshot:
