@@ -76,7 +76,7 @@ def tune(target: str, *, host: Path | None = None) -> TuneReport:
             )
         return tune_host_file(read, target=target, source="host file")
     host_file, source = lone_guest_host(read, host)
-    return tune_host_file(host_file, target=target, source="--host" if source == "--host" else "default")
+    return tune_host_file(host_file, target=target, source=source)
 
 
 def tune_host_file(

@@ -127,7 +127,9 @@ def _default_host(profile: GuestProfile, calibration: Calibration) -> HostSpec:
     )
 
 
-def lone_guest_host(profile: GuestProfile, host_path: Path | None) -> tuple[HostFile, str]:
+def lone_guest_host(
+    profile: GuestProfile, host_path: Path | None
+) -> tuple[HostFile, Literal["--host", "default"]]:
     """A host file of one entry, ``profile`` (no bounds), on ``--host``'s host or the default
     one; and where the host came from (``--host`` or ``default``).
 
@@ -176,7 +178,7 @@ def lone_guest_host(profile: GuestProfile, host_path: Path | None) -> tuple[Host
         origin=profile.origin,
         memory_origin=profile.origin_of("memory"),
     )
-    source = "--host" if host_path is not None else "default"
+    source: Literal["--host", "default"] = "--host" if host_path is not None else "default"
     return HostFile(path, host, (request,), "max_guests", None), source
 
 
