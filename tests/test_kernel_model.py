@@ -286,6 +286,21 @@ def test_mem_limit_is_not_kernel_memory() -> None:
     assert sum(limited.breakdown_kib.values()) + limited.mem_available_kib == limited.memory_kib
 
 
+def test_mem_limit_on_s390x_is_not_firmware() -> None:
+    # s390x has no firmware holes: RAM above mem= is the mem_limit term and nothing else (the
+    # clipped layout once forgot the configured RAM: firmware came out at minus the hidden RAM, the
+    # rest was spread 1 KiB at a time over every term, and a sweep to 64 GiB never ended)
+    cal = load_calibration("debian12-s390x")
+    limited = predict(cal, GuestSpec(200 * 1024, cmdline="mem=100M"))
+    plain = predict(cal, GuestSpec(100 * 1024))
+    assert limited.breakdown_kib["mem_limit"] == 100 * 1024
+    assert limited.breakdown_kib["firmware"] == 0
+    assert limited.mem_total_kib == plain.mem_total_kib
+    assert sum(limited.breakdown_kib.values()) + limited.mem_available_kib == limited.memory_kib
+    huge = predict(cal, GuestSpec(64 * 1024 * 1024, cmdline="mem=100M"))  # returns at once
+    assert huge.breakdown_kib["mem_limit"] == 64 * 1024 * 1024 - 100 * 1024
+
+
 def test_oversized_reservations_are_dropped_with_a_note() -> None:
     # reserve_crashkernel() / setup_log_buf() fail and the kernel boots without them
     cal = load_calibration("debian12-cloud-amd64")

@@ -33,6 +33,7 @@ Sections: 128 MiB on x86-64 (``SECTION_SIZE_BITS 27``), 256 MiB on s390x (28).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -387,10 +388,13 @@ def zone_names(layout: Layout) -> tuple[str, ...]:
 def clip_layout(layout: Layout, limit_kib: int) -> Layout:
     """``mem=``: drop RAM above ``limit_kib`` of address space (``arch/x86/kernel/e820.c``).
 
-    Measured: ``mem=256M`` on a 512 MiB ``pc`` guest gives physpages 261752 KiB.
+    Measured: ``mem=256M`` on a 512 MiB ``pc`` guest gives physpages 261752 KiB. The clipped
+    layout keeps the configured RAM, so the RAM above the limit is neither present nor firmware.
     """
     if layout.arch == "s390x":
-        return guest_layout(layout.arch, limit_kib, layout.machine)
+        return dataclasses.replace(
+            guest_layout(layout.arch, limit_kib, layout.machine), memory_kib=layout.memory_kib
+        )
     ranges = tuple((s, min(e, limit_kib)) for s, e in layout.ranges_kib if s < limit_kib)
     zones = [z for s, e in ranges for z in _zones_for_range(layout.arch, 0, s, e)]
     return Layout(

@@ -682,13 +682,11 @@ def _round_to_total(values: dict[str, float], total: int) -> dict[str, int]:
     floors = {k: math.floor(v) for k, v in values.items()}
     rest = total - sum(floors.values())
     order = sorted(values, key=lambda k: values[k] - floors[k], reverse=True)
-    step = 1 if rest >= 0 else -1
-    i = 0
-    while rest != 0 and order:
-        key = order[i % len(order)]
-        floors[key] += step
-        rest -= step
-        i += 1
+    if order:  # one KiB to each in turn, largest remainder first, until the rest is used up
+        rounds, extra = divmod(abs(rest), len(order))
+        step = 1 if rest >= 0 else -1
+        for i, key in enumerate(order):
+            floors[key] += step * (rounds + (1 if i < extra else 0))
     return floors
 
 
