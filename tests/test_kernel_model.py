@@ -22,7 +22,8 @@ from planner.evidence.records import Evidence
 from planner.inputs.calibrations import load_calibration, save_calibration
 from planner.kernel.calibrate import calibrate
 from planner.kernel.calibration import Calibration, calibration_from_dict
-from planner.kernel.model import GuestSpec, predict, predict_host
+from planner.kernel.host import predict_host
+from planner.kernel.model import GuestSpec, predict
 
 DATA = Path(__file__).parent / "data" / "bootlab"
 FLAVOURS = ("cloud-amd64", "amd64", "s390x")

@@ -20,7 +20,8 @@ from planner.kernel.calibrate import _release_at_least, calibrate
 from planner.kernel.calibration import Calibration
 from planner.kernel.footprint import boot_footprint_kib
 from planner.kernel.layout import guest_layout, nr_kernel_pages
-from planner.kernel.model import GuestSpec, predict, reserved_terms
+from planner.kernel.model import GuestSpec, predict
+from planner.kernel.reserved import reserved_terms
 
 DATA = Path(__file__).parent / "data" / "bootlab"
 MIB = 1024

@@ -1,7 +1,7 @@
 """What each NUMA node of a host offers guests: its memory minus the host's own use.
 
 Node capacity = node memory - the host kernel's own overhead on it (the kernel model
-applied to the host, :func:`planner.kernel.model.predict_host`) - the hypervisor's reserve
+applied to the host, :func:`planner.kernel.host.predict_host`) - the hypervisor's reserve
 - the operator's reserve (DESIGN.md "Host side"); a hugepage pool is set apart from what is
 left. ``planner fit`` and ``planner check`` both build their nodes here.
 """
@@ -15,7 +15,7 @@ from planner.capacity.sizing import memory_in_range
 from planner.hypervisors import HypervisorProfile
 from planner.hypervisors.common import on_node0
 from planner.kernel.calibration import Calibration
-from planner.kernel.model import predict_host
+from planner.kernel.host import predict_host
 from planner.units import format_kib, split_evenly
 
 #: host kernel terms that lie inside a node's MemTotal (the rest is already outside the

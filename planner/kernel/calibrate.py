@@ -33,14 +33,9 @@ from planner.kernel.calibration import (
 )
 from planner.kernel.footprint import footprint_samples, touched_kib
 from planner.kernel.layout import nr_kernel_pages
-from planner.kernel.model import (
-    GuestSpec,
-    dma_pools_kib,
-    machine_layout,
-    predict,
-    reserved_terms,
-    runtime_terms,
-)
+from planner.kernel.model import GuestSpec, predict
+from planner.kernel.reserved import machine_layout, reserved_terms
+from planner.kernel.runtime import dma_pools_kib, runtime_terms
 from planner.units import KIB_PER_GIB, format_kib
 
 #: defaults by architecture, from the Debian 6.1 configs
@@ -353,7 +348,8 @@ def _structural_2_6(fit: _Fit, samples: list[_Sample]) -> None:
         )
 
 
-#: x86-64: knees tried for the direct-map slope (``model.direct_map_kib``), 0..16 GiB [KiB]
+#: x86-64: knees tried for the direct-map slope (:func:`planner.kernel.reserved.direct_map_kib`),
+#: 0..16 GiB [KiB]
 DIRECT_MAP_KNEES_KIB = tuple(k * KIB_PER_GIB // 4 for k in range(65))
 
 
