@@ -16,7 +16,8 @@ import pytest
 from planner.evidence.logset import load_logs
 from planner.evidence.records import Evidence
 from planner.inputs.calibrations import load_calibration
-from planner.kernel.calibrate import _release_at_least, calibrate
+from planner.kernel.calibrate import calibrate
+from planner.kernel.calibrate_structural import release_at_least
 from planner.kernel.calibration import Calibration
 from planner.kernel.footprint import boot_footprint_kib
 from planner.kernel.layout import guest_layout, nr_kernel_pages
@@ -47,11 +48,11 @@ def _spec(e: Evidence) -> GuestSpec:
 
 
 def test_release_parsing_picks_the_rule() -> None:
-    assert _release_at_least("6.12.95+deb12-cloud-amd64", (6, 10))
-    assert _release_at_least("6.10.0", (6, 10))
-    assert not _release_at_least("6.1.0-56-amd64", (6, 10))
-    assert not _release_at_least("2.6.18-rc4", (6, 10))
-    assert not _release_at_least(None, (6, 10))
+    assert release_at_least("6.12.95+deb12-cloud-amd64", (6, 10))
+    assert release_at_least("6.10.0", (6, 10))
+    assert not release_at_least("6.1.0-56-amd64", (6, 10))
+    assert not release_at_least("2.6.18-rc4", (6, 10))
+    assert not release_at_least(None, (6, 10))
 
 
 def test_memtotal_within_64kib_from_80_to_160mib(boots_612: list[Evidence], cal_612: Calibration) -> None:
