@@ -92,8 +92,6 @@ LONG_MODULES = {
     "bootlab/campaign.py",  # split in phase 2
 }
 LONG_FUNCTIONS = {
-    "kernel/calibration.py:calibration_from_dict",  # split in phase 2
-    "kernel/hashtables.py:_rules_6_1",  # split in phase 2
     "evidence/dmesg.py:parse_dmesg",  # split in phase 2
     "evidence/dmesg.py:_parse_memory_line",  # split in phase 2
     "evidence/bundle.py:parse_bundle_text",  # split in phase 2
