@@ -87,13 +87,10 @@ MAX_MODULE_LINES = 500
 MAX_FUNCTION_LINES = 60
 #: modules of the folders other work is changing now (kernel/, evidence/, bootlab/)
 LONG_MODULES = {
-    "evidence/dmesg.py",  # split in phase 2
     "evidence/bundle.py",  # split in phase 2
     "bootlab/campaign.py",  # split in phase 2
 }
 LONG_FUNCTIONS = {
-    "evidence/dmesg.py:parse_dmesg",  # split in phase 2
-    "evidence/dmesg.py:_parse_memory_line",  # split in phase 2
     "evidence/bundle.py:parse_bundle_text",  # split in phase 2
     "evidence/slabinfo.py:parse_slabtop",  # split in phase 2
     "bootlab/campaign.py:prepare_lab",  # split in phase 2
