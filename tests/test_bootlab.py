@@ -25,7 +25,7 @@ from planner.bootlab import campaign, fetch, initramfs, qemu
 from planner.bootlab.image import read_kernel_image
 from planner.cli import app
 from planner.errors import InputError
-from planner.evidence.bundle import DUMP_BEGIN, DUMP_END
+from planner.evidence.capture import DUMP_BEGIN, DUMP_END
 from planner.units import KIB_PER_MIB
 
 DATA = Path(__file__).parent / "data" / "bootlab"

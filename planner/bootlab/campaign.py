@@ -30,7 +30,7 @@ from planner.bootlab import fetch, qemu
 from planner.bootlab.image import Arch, KernelImage, read_kernel_image
 from planner.bootlab.initramfs import cached_initramfs, check_busybox
 from planner.errors import InputError
-from planner.evidence.bundle import MANIFEST_NAME
+from planner.evidence.manifest import MANIFEST_NAME
 from planner.files import write_atomic
 from planner.units import KIB_PER_MIB, size_label_kib
 

@@ -25,7 +25,7 @@ from typing import IO, Literal
 from planner.bootlab.image import Arch
 from planner.bootlab.resident import Residency, read_residency
 from planner.errors import InputError, PlannerError
-from planner.evidence.bundle import DUMP_BEGIN, DUMP_END
+from planner.evidence.capture import DUMP_BEGIN, DUMP_END
 from planner.units import KIB_PER_MIB
 
 Outcome = Literal["dump", "oom-panic", "panic", "silent-reset", "truncated-dump", "timeout", "qemu-error"]

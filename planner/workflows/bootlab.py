@@ -14,7 +14,7 @@ from pathlib import Path
 
 from planner.bootlab.campaign import Accel, BootRecord, run_campaign
 from planner.errors import InputError
-from planner.evidence.bundle import MANIFEST_NAME
+from planner.evidence.manifest import MANIFEST_NAME
 from planner.inputs.calibrations import LOCAL_KERNELS_DIR
 from planner.results.bootlab import BootlabResult
 from planner.units import parse_size_kib
