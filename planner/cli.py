@@ -146,7 +146,7 @@ def bootlab(
     """
     import contextlib
 
-    from planner.bootlab.campaign import BootRecord
+    from planner.bootlab.boots import BootRecord
     from planner.report.text import bootlab_text
     from planner.workflows import bootlab as workflow
 

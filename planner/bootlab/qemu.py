@@ -321,55 +321,76 @@ def run_qemu(
     try:
         with os.fdopen(fd, "wb") as log:
             start = time.monotonic()
-            with _LIVE_LOCK:  # a kill_all() either sees this qemu or comes after stop was set
-                if stop is not None and stop.is_set():
-                    raise BootInterruptedError(f"interrupted: {argv[0]} was not started")
-                try:
-                    proc = subprocess.Popen(
-                        argv,
-                        stdin=subprocess.DEVNULL,
-                        stdout=subprocess.PIPE,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,
-                    )
-                except FileNotFoundError:
-                    raise _qemu_missing(f"{argv[0]} not found") from None
-                _LIVE.add(proc)
-            found: list[Residency | None] = [None]
-            copier: threading.Thread | None = None
-            try:
-                copier = threading.Thread(
-                    target=lambda: found.__setitem__(0, _copy_console(proc, log, ram_sizes_kib)),
-                    name="bootlab-console",
-                    daemon=True,
-                )
-                copier.start()
-                returncode: int | None = proc.wait(timeout=timeout_s)
-                timed_out = False
-            except subprocess.TimeoutExpired:
-                _kill_group(proc)
-                returncode, timed_out = None, True
-            except BaseException:
-                _kill_group(proc)
-                raise
-            finally:
-                if copier is not None and copier.is_alive():
-                    copier.join()
-                if proc.stdout is not None:
-                    proc.stdout.close()
-                with _LIVE_LOCK:
-                    _LIVE.discard(proc)
-                    killed = proc in _KILLED
-                    _KILLED.discard(proc)
-            if killed:
-                raise BootInterruptedError(f"interrupted: {argv[0]} was killed")
+            proc = _start(argv, stop)
+            returncode, timed_out, residency = _wait(proc, argv, log, timeout_s, ram_sizes_kib)
             wall_s = time.monotonic() - start
         os.chmod(tmp, 0o644)
         os.replace(tmp, log_path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return QemuRun(tuple(argv), returncode, round(wall_s, 3), timed_out, found[0])
+    return QemuRun(tuple(argv), returncode, round(wall_s, 3), timed_out, residency)
+
+
+def _start(argv: list[str], stop: threading.Event | None) -> subprocess.Popen[bytes]:
+    """Start qemu in its own process group, console on a pipe; none once ``stop`` is set."""
+    with _LIVE_LOCK:  # a kill_all() either sees this qemu or comes after stop was set
+        if stop is not None and stop.is_set():
+            raise BootInterruptedError(f"interrupted: {argv[0]} was not started")
+        try:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except FileNotFoundError:
+            raise _qemu_missing(f"{argv[0]} not found") from None
+        _LIVE.add(proc)
+    return proc
+
+
+def _wait(
+    proc: subprocess.Popen[bytes],
+    argv: list[str],
+    log: IO[bytes],
+    timeout_s: float,
+    ram_sizes_kib: tuple[int, ...] | None,
+) -> tuple[int | None, bool, Residency | None]:
+    """Copy the console while qemu runs; kill its group on timeout or any exception.
+
+    Returns (exit status or None on timeout, timed out, qemu's memory at the dump's end).
+    """
+    found: list[Residency | None] = [None]
+    copier: threading.Thread | None = None
+    try:
+        copier = threading.Thread(
+            target=lambda: found.__setitem__(0, _copy_console(proc, log, ram_sizes_kib)),
+            name="bootlab-console",
+            daemon=True,
+        )
+        copier.start()
+        returncode: int | None = proc.wait(timeout=timeout_s)
+        timed_out = False
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        returncode, timed_out = None, True
+    except BaseException:
+        _kill_group(proc)
+        raise
+    finally:
+        if copier is not None and copier.is_alive():
+            copier.join()
+        if proc.stdout is not None:
+            proc.stdout.close()
+        with _LIVE_LOCK:
+            _LIVE.discard(proc)
+            killed = proc in _KILLED
+            _KILLED.discard(proc)
+    if killed:
+        raise BootInterruptedError(f"interrupted: {argv[0]} was killed")
+    return returncode, timed_out, found[0]
 
 
 def classify(console_text: str, run: QemuRun) -> Outcome:

@@ -4,7 +4,7 @@ If a ``manifest.json`` sits beside the log (in the same directory; for a directo
 that directory) and lists the log, its ``memory_kib``, ``vcpu_count``, ``machine`` and
 ``guest_ram_resident_kib`` (qemu's resident guest RAM when the dump ended, see
 :mod:`planner.bootlab.resident`) are used. Accepted shapes (``planner bootlab`` writes the first,
-:mod:`planner.bootlab.campaign`)::
+:mod:`planner.bootlab.boots`)::
 
     {"boots": [{"log": "128M-1cpu.log", "memory_kib": 131072, "vcpu_count": 1, "machine": "pc"}]}
     [{"log": "128M-1cpu.log", ...}]                      # a bare list

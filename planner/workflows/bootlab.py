@@ -12,7 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from planner.bootlab.campaign import Accel, BootRecord, run_campaign
+from planner.bootlab.boots import BootRecord
+from planner.bootlab.campaign import run_campaign
+from planner.bootlab.lab import Accel
 from planner.errors import InputError
 from planner.evidence.manifest import MANIFEST_NAME
 from planner.inputs.calibrations import LOCAL_KERNELS_DIR
