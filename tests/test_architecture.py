@@ -144,7 +144,6 @@ def test_reports_and_results_take_no_any() -> None:
 #: the kernel model's predictions, the demand builder or the solver (results carry all that)
 REPORT_MAY_IMPORT = {
     "planner.capacity.binding": {"binding_kind", "binding_text", "natural_key"},
-    "planner.capacity.sizing": {"memory_in_range"},
     "planner.hypervisors": {"HypervisorProfile"},
     "planner.inputs.specs": {"GuestProfile", "Scenario"},
     "planner.kernel.calibration": {"Calibration"},

@@ -21,7 +21,7 @@ from planner.evidence.logset import load_logs
 from planner.evidence.records import Evidence
 from planner.inputs.calibrations import load_calibration, save_calibration
 from planner.kernel.calibrate import calibrate
-from planner.kernel.calibration import Calibration, calibration_from_dict
+from planner.kernel.calibration import CalibratedRange, Calibration, calibration_from_dict
 from planner.kernel.host import predict_host
 from planner.kernel.model import GuestSpec, predict
 
@@ -332,3 +332,13 @@ def test_calibration_not_utf8(tmp_path: Path) -> None:
         InputError, match=r"latin1.yaml:2: expected a calibration file in UTF-8; found byte 0xf6"
     ):
         load_calibration(str(bad))
+
+
+def test_calibrated_range_includes_its_bounds() -> None:
+    # one home for the range check: the model's policy and the planner's notes both ask it
+    rng = CalibratedRange(
+        min_memory_kib=64 * 1024, max_memory_kib=8 * 1024 * 1024, min_vcpu_count=1, max_vcpu_count=4
+    )
+    assert rng.covers_memory(64 * 1024) and rng.covers_memory(8 * 1024 * 1024)
+    assert not rng.covers_memory(64 * 1024 - 1) and not rng.covers_memory(8 * 1024 * 1024 + 1)
+    assert rng.covers_vcpus(1) and rng.covers_vcpus(4) and not rng.covers_vcpus(5) and not rng.covers_vcpus(0)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from planner.capacity.sizing import memory_in_range
 from planner.hypervisors import HypervisorProfile
 from planner.hypervisors.common import on_node0
 from planner.kernel.calibration import Calibration
@@ -60,11 +59,11 @@ def host_kernel_range_note(
     nodes = sorted(set(node_memory_kib))
     memory_kib = sum(node_memory_kib)
     many = len(node_memory_kib) > 1
-    if not all(memory_in_range(calibration, m) for m in (*nodes, memory_kib)):
+    if not all(rng.covers_memory(m) for m in (*nodes, memory_kib)):
         sizes = " and ".join(format_kib(m) for m in nodes)
         total = f" ({format_kib(memory_kib)} in all)" if many else ""
         outside.append(f"{sizes} node{'s' if many else ''}{total}")
-    if not rng.min_vcpu_count <= cpu_count <= rng.max_vcpu_count:
+    if not rng.covers_vcpus(cpu_count):
         outside.append(f"{cpu_count} CPU{'s' if cpu_count > 1 else ''}")
     if not outside:
         return None

@@ -22,14 +22,6 @@ from planner.units import KIB_PER_MIB
 AUTO_STEP_KIB = 4 * KIB_PER_MIB
 
 
-def memory_in_range(calibration: Calibration, memory_kib: int) -> bool:
-    """A size the calibration was made on (``calibrated_range``): outside it the kernel figures
-    are extrapolated (the model's own check, with vCPUs and its policy, is in
-    :func:`planner.kernel.model.predict`)."""
-    rng = calibration.calibrated_range
-    return rng.min_memory_kib <= memory_kib <= rng.max_memory_kib
-
-
 @dataclass(frozen=True)
 class GuestKernel:
     """A guest as the kernel model sees it: its kernel build, vCPUs, command line, machine

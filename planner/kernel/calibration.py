@@ -108,12 +108,21 @@ class KernelParameters:
 
 @dataclass(frozen=True)
 class CalibratedRange:
-    """Sizes and vCPU counts a calibration was made on."""
+    """Sizes and vCPU counts a calibration was made on: outside them its figures are extrapolated
+    (the model's policy, :func:`planner.kernel.model.predict`; the planner's notes)."""
 
     min_memory_kib: int
     max_memory_kib: int
     min_vcpu_count: int = 1
     max_vcpu_count: int = 1
+
+    def covers_memory(self, memory_kib: int) -> bool:
+        """Whether ``memory_kib`` lies within the calibrated sizes (bounds included)."""
+        return self.min_memory_kib <= memory_kib <= self.max_memory_kib
+
+    def covers_vcpus(self, vcpu_count: int) -> bool:
+        """Whether ``vcpu_count`` lies within the calibrated vCPU counts (bounds included)."""
+        return self.min_vcpu_count <= vcpu_count <= self.max_vcpu_count
 
 
 @dataclass(frozen=True)

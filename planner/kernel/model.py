@@ -127,12 +127,12 @@ def _check_range(
 ) -> tuple[bool, tuple[str, ...]]:
     rng = calibration.calibrated_range
     problems = []
-    if not rng.min_memory_kib <= spec.memory_kib <= rng.max_memory_kib:
+    if not rng.covers_memory(spec.memory_kib):
         problems.append(
             f"{format_kib(spec.memory_kib)} is outside the calibrated range "
             f"{format_kib(rng.min_memory_kib)}..{format_kib(rng.max_memory_kib)} of {calibration.name}"
         )
-    if not rng.min_vcpu_count <= spec.vcpu_count <= rng.max_vcpu_count:
+    if not rng.covers_vcpus(spec.vcpu_count):
         problems.append(
             f"{spec.vcpu_count} vCPUs is outside the calibrated range "
             f"{rng.min_vcpu_count}..{rng.max_vcpu_count} of {calibration.name}"
