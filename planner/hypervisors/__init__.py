@@ -114,6 +114,8 @@ class HypervisorProfile:
     model: str
     params: Any
     sources: Mapping[str, ParameterSource]
+    #: the file it was read from (a shipped profile's too); None for one made in code
+    path: str | None = None
 
     @property
     def stack(self) -> Stack:

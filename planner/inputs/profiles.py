@@ -31,12 +31,6 @@ def list_profile_names(kind: Literal["guests", "hypervisors"]) -> list[str]:
     )
 
 
-def shipped_profile_file(kind: Literal["guests", "hypervisors"], name: str) -> str | None:
-    """The file of the profile ``name`` shipped with the planner, or None (not a shipped one)."""
-    entry = _profile_dir(kind) / f"{name}.yaml"
-    return str(entry) if entry.is_file() else None
-
-
 def is_path_name(name: str) -> bool:
     """A profile or calibration named by a path (``my.yaml``, ``sub/x``) rather than by name."""
     return name.endswith((".yaml", ".yml")) or "/" in name
@@ -138,7 +132,12 @@ def load_hypervisor_profile(name: str, named_in: str | None = None) -> Hyperviso
         ) from None
     sources = {k: ParameterSource(kind=p.kind, source=p.source) for k, p in model.parameters.items()}
     return HypervisorProfile(
-        name=model.name, description=model.description, model=model.model, params=params, sources=sources
+        name=model.name,
+        description=model.description,
+        model=model.model,
+        params=params,
+        sources=sources,
+        path=file,
     )
 
 

@@ -16,9 +16,10 @@ from pathlib import Path
 from planner import live
 from planner.capacity.sizing import GuestKernel, smallest_fitting_kib
 from planner.errors import InfeasibleError, InputError, PlannerError
+from planner.hypervisors import HypervisorProfile
 from planner.inputs.calibrations import load_calibration
 from planner.inputs.hostfile import load_host_file
-from planner.inputs.profiles import load_guest_profile, load_hypervisor_profile, shipped_profile_file
+from planner.inputs.profiles import load_guest_profile, load_hypervisor_profile
 from planner.inputs.specs import GuestProfile, HostSpec
 from planner.results import CheckResult, HostCheck, InputFile
 from planner.results.common import input_files
@@ -186,13 +187,10 @@ def _input_files(
 ) -> tuple[InputFile, ...]:
     """The host file, the kernel calibrations assumed, the guest and hypervisor profiles."""
     files: list[tuple[str, str | None]] = [("host file", str(host_path))] if host_path is not None else []
-    hypervisors: list[str] = []
+    hypervisors: list[HypervisorProfile] = []
     for h in hosts:
-        hypervisors += [hv.name for hv in h.hypervisor_profiles]
+        hypervisors += h.hypervisor_profiles
         files += [(f"kernel calibration {cal.name}", cal.path) for cal in h.calibrations]
     files += [(f"guest profile {p.name}", p.origin.file) for p in guest_profiles.values()]
-    files += [
-        (f"hypervisor profile {hv}", shipped_profile_file("hypervisors", hv))
-        for hv in dict.fromkeys(hypervisors)
-    ]
+    files += [(f"hypervisor profile {hv.name}", hv.path) for hv in hypervisors]
     return input_files(files)
