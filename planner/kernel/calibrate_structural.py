@@ -11,25 +11,19 @@ line the 2.6.18 rules (``arch/x86_64/mm/init.c mem_init()`` @ v2.6.18).
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections import Counter
 from collections.abc import Sequence
 
 from planner.kernel.calibrate_samples import ARCH_DEFAULTS, Fit, Sample, freed_kib
 from planner.kernel.layout import nr_kernel_pages
 from planner.kernel.reserved import machine_layout
+from planner.kernel.tuning_facts import parse_version
 
 
 def most_common(values: Sequence[int]) -> int:
     """The most common value (the logs of one build agree; a stray boot does not move it)."""
     value, _ = Counter(values).most_common(1)[0]
     return value
-
-
-def release_at_least(release: str | None, version: tuple[int, int]) -> bool:
-    """Whether a ``uname -r`` such as ``6.12.95+deb12-cloud-amd64`` is at least ``version``."""
-    m = re.match(r"(\d+)\.(\d+)", release or "")
-    return m is not None and (int(m.group(1)), int(m.group(2))) >= version
 
 
 def structural(fit: Fit, samples: list[Sample], runtime: list[Sample], era_2_6: bool) -> None:
@@ -78,7 +72,8 @@ def structural(fit: Fit, samples: list[Sample], runtime: list[Sample], era_2_6: 
         fit.set("config default (no boot at >= 768 MiB to measure it)", thp_available=arch == "x86_64")
     fit.set("config: Debian 6.1 " + arch, **ARCH_DEFAULTS[arch])
     fit.set("config: CONFIG_LOG_BUF_SHIFT=17", log_buf_default_kib=128)
-    if release_at_least(first.dmesg.release, (6, 10)):
+    version = parse_version(first.dmesg.release or "")
+    if version is not None and version >= (6, 10):
         fit.set(
             "release >= 6.10: nr_kernel_pages from free memblock ranges "
             "(mm/mm_init.c calc_nr_kernel_pages())",
