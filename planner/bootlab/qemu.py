@@ -26,6 +26,8 @@ from planner.bootlab.image import Arch
 from planner.bootlab.resident import Residency, read_residency
 from planner.errors import InputError, PlannerError
 from planner.evidence.capture import DUMP_BEGIN, DUMP_END
+from planner.kernel.layout import qemu_node_memory_kib
+from planner.kernel.zones import node_cpu_counts
 from planner.units import KIB_PER_MIB
 
 Outcome = Literal["dump", "oom-panic", "panic", "silent-reset", "truncated-dump", "timeout", "qemu-error"]
@@ -145,7 +147,8 @@ PLAIN_RAM_MAX_KIB = 8 * 1024 * KIB_PER_MIB
 
 
 def node_memory_kib(memory_kib: int, node_count: int) -> tuple[int, ...]:
-    """RAM per NUMA node: an even split in whole MiB, the remainder on the last node."""
+    """RAM per NUMA node, at least 64 MiB each: the split the kernel model lays the guest out with
+    (:func:`planner.kernel.layout.qemu_node_memory_kib`)."""
     if node_count < 1:
         raise InputError(f"expected at least 1 NUMA node; found {node_count}", field="--numa-nodes")
     mib = memory_kib // KIB_PER_MIB
@@ -154,18 +157,14 @@ def node_memory_kib(memory_kib: int, node_count: int) -> tuple[int, ...]:
             f"expected at least 64MiB per NUMA node; found {mib} MiB for {node_count} nodes",
             field="--numa-nodes",
         )
-    share = mib // node_count
-    sizes = [share] * node_count
-    sizes[-1] += mib - share * node_count
-    return tuple(m * KIB_PER_MIB for m in sizes)
+    return qemu_node_memory_kib(mib * KIB_PER_MIB, node_count)
 
 
 def node_cpus(vcpu_count: int, node_count: int) -> list[range]:
-    """vCPUs per node: consecutive blocks, the first ``vcpu_count % node_count`` nodes one more."""
-    base, extra = divmod(vcpu_count, node_count)
+    """vCPUs per node as ``-numa node,cpus=`` takes them: consecutive blocks of the counts the
+    kernel model places per node (:func:`planner.kernel.zones.node_cpu_counts`)."""
     out, cpu = [], 0
-    for node in range(node_count):
-        n = base + (1 if node < extra else 0)
+    for n in node_cpu_counts(vcpu_count, node_count):
         out.append(range(cpu, cpu + n))
         cpu += n
     return out

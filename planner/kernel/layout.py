@@ -34,6 +34,7 @@ Sections: 128 MiB on x86-64 (``SECTION_SIZE_BITS 27``), 256 MiB on s390x (28).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -238,13 +239,18 @@ def guest_layout(arch: str, memory_kib: int, machine: str | None = None, node_co
     )
 
 
+def qemu_node_memory_kib(memory_kib: int, node_count: int) -> tuple[int, ...]:
+    """RAM per node of a qemu guest with ``-numa`` nodes as ``planner bootlab --numa-nodes`` gives
+    them: an even split in whole MiB, the rest on the last node. [KiB]"""
+    share_kib = memory_kib // KIB_PER_MIB // node_count * KIB_PER_MIB
+    return (share_kib,) * (node_count - 1) + (memory_kib - share_kib * (node_count - 1),)
+
+
 def _split_nodes(
     ranges: list[tuple[int, int]], memory_kib: int, low_kib: int, node_count: int
 ) -> list[tuple[int, int, int]]:
     """Cut present ranges at the qemu node boundaries: ``(start, end, node)`` in KiB."""
-    mib = memory_kib // KIB_PER_MIB
-    share = mib // node_count
-    ram_ends = [share * KIB_PER_MIB * (n + 1) for n in range(node_count - 1)] + [memory_kib]
+    ram_ends = list(itertools.accumulate(qemu_node_memory_kib(memory_kib, node_count)))
 
     def physical(ram_kib: int) -> int:
         return ram_kib if ram_kib < low_kib else _4G_KIB + ram_kib - low_kib
