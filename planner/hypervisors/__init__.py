@@ -39,6 +39,8 @@ HostKernelScope = Literal["node", "none"]
 #: "measured" (reference measurements), "derived" (computed from those), "estimate" (an
 #: inference, not a measurement), "unknown" (no source found; a placeholder to measure)
 ParameterKind = Literal["published", "measured", "derived", "estimate", "unknown"]
+#: a parameter's value: a count or KiB, a factor, or a published table's rows and cells (esxi)
+ParameterValue = int | float | tuple[int, ...] | tuple[tuple[float, ...], ...]
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ the boot lab).
 
 from planner.results.check import CheckDomain, CheckNode, CheckResult, HostCheck
 from planner.results.common import InputFile
-from planner.results.fit import FitResult, NodeResult, PerGuest, PlanResult, SweepPoint
+from planner.results.fit import FitResult, HypervisorParameter, NodeResult, PerGuest, PlanResult, SweepPoint
 from planner.results.kernel import CalibrateResult, PredictResult, ProfileListing
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "CheckResult",
     "FitResult",
     "HostCheck",
+    "HypervisorParameter",
     "InputFile",
     "NodeResult",
     "PerGuest",
