@@ -7,6 +7,7 @@ cli_support < cli. A module may import only lower layers or its own package; not
 imports cli."""
 
 import ast
+import re
 from pathlib import Path
 
 #: the source tree (not the installed copy, which also holds the profiles and templates data packages)
@@ -138,6 +139,20 @@ def test_reports_and_results_take_no_any() -> None:
                             continue
                         untyped.append(f"{folder}/{path.name}:{node.lineno} {node.name}({arg.arg})")
     assert not untyped, f"parameters typed Any: {untyped}"
+
+
+def test_result_fields_are_not_any() -> None:
+    """Every field of a result names its type (issue 15: "no Any for results"); only ``to_json``
+    returns plain JSON data."""
+    loose = []
+    for path in sorted((PACKAGE / "results").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            for item in node.body:
+                if isinstance(item, ast.AnnAssign) and re.search(r"\bAny\b", ast.unparse(item.annotation)):
+                    loose.append(f"results/{path.name}:{item.lineno} {node.name}.{ast.unparse(item.target)}")
+    assert not loose, f"result fields typed with Any: {loose}"
 
 
 #: what a report may take from the layers below it: types and pure helpers, never a reader,
