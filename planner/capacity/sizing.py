@@ -33,6 +33,12 @@ class GuestKernel:
     machine: str | None = None
     workload: Workload | None = None
 
+    def spec(self, memory_kib: int) -> GuestSpec:
+        """What the kernel model predicts for this guest at ``memory_kib``."""
+        return GuestSpec(
+            memory_kib=memory_kib, vcpu_count=self.vcpu_count, cmdline=self.cmdline, machine=self.machine
+        )
+
 
 @dataclass(frozen=True)
 class Usable:
@@ -45,10 +51,7 @@ class Usable:
 
 def usable(guest: GuestKernel, memory_kib: int, out_of_range: OutOfRange) -> Usable:
     """The guest at ``memory_kib``: prediction, workload kernel cost, user-available memory."""
-    spec = GuestSpec(
-        memory_kib=memory_kib, vcpu_count=guest.vcpu_count, cmdline=guest.cmdline, machine=guest.machine
-    )
-    p = predict(guest.calibration, spec, out_of_range=out_of_range)
+    p = predict(guest.calibration, guest.spec(memory_kib), out_of_range=out_of_range)
     wl = guest.workload
     wk = workload_kernel_kib(guest.calibration, wl.user_memory_kib, wl.thread_count) if wl else 0
     return Usable(p, wk, p.mem_available_kib - wk)
@@ -101,11 +104,8 @@ def kernel_sweep(guest: GuestKernel, sizes_kib: Iterable[int]) -> list[SizePoint
     cannot boot in are left out)."""
     out = []
     for memory_kib in sizes_kib:
-        spec = GuestSpec(
-            memory_kib=memory_kib, vcpu_count=guest.vcpu_count, cmdline=guest.cmdline, machine=guest.machine
-        )
         try:
-            p = predict(guest.calibration, spec, out_of_range="ignore")
+            p = predict(guest.calibration, guest.spec(memory_kib), out_of_range="ignore")
         except (InfeasibleError, InputError):
             continue
         out.append(SizePoint(memory_kib, p.mem_available_kib, p.kernel_kib))

@@ -127,6 +127,10 @@ class HypervisorProfile:
         """Per-guest host overhead. [KiB]"""
         return self.stack.overhead(guest_memory_kib, vcpu_count, self.params)
 
+    def host_cost_kib(self, guest_memory_kib: int, vcpu_count: int) -> int:
+        """What one guest costs the host: its RAM plus the per-guest overhead. [KiB]"""
+        return guest_memory_kib + self.host_overhead_kib(guest_memory_kib, vcpu_count)
+
     def host_reserve_kib(self, node_memory_kib: Sequence[int], cpu_count: int) -> tuple[int, ...]:
         """What the hypervisor itself keeps on each node (dom0, CP, VMkernel, daemons). [KiB]"""
         return self.stack.reserve(node_memory_kib, cpu_count, self.params)

@@ -57,7 +57,7 @@ def size_sweeps(
                 SweepPoint(
                     p.memory_kib,
                     p.mem_available_kib - first.workload_kernel_kib,
-                    p.memory_kib + request.hypervisor.host_overhead_kib(p.memory_kib, request.vcpu_count),
+                    request.hypervisor.host_cost_kib(p.memory_kib, request.vcpu_count),
                     alone_at(p.memory_kib, request, plan, host_file),
                 )
                 for p in points
