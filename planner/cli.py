@@ -27,6 +27,7 @@ from planner.cli_support import (
     PlannerGroup,
     emit,
     handle_errors,
+    output_file_checked,
     print_json,
 )
 
@@ -249,7 +250,8 @@ def schema() -> None:
     """Print the JSON schema of a host file (for editors and validators).
 
     The schema documents every field of a host file: host (memory, numa_nodes,
-    node_memory, cpus, kernel, hypervisor, reserves, vcpu_ratio, hugepages), guests
+    node_memory, cpus, kernel, hypervisor, reserves, vcpu_ratio, hugepages; or capacity /
+    node_capacity for a capacity-only host, such as a cgroup's memory limit), guests
     (profile, min, max, weight, memory, vcpus, workload, hugepages), objective and
     scenario. Sizes are strings with a binary unit (64GiB, 128MiB, 65536k).
     """
@@ -272,7 +274,13 @@ def calibrate(
     name: Annotated[str, typer.Option("--name", help="Name of the calibration, e.g. debian12-cloud-amd64.")],
     output: Annotated[
         Path | None,
-        typer.Option("-o", "--output", help="Write the calibration YAML here (atomically).", dir_okay=False),
+        typer.Option(
+            "-o",
+            "--output",
+            help="Write the calibration YAML here (atomically; a new file or a regular file in an "
+            "existing directory, never one of the logs).",
+            callback=output_file_checked("--output", "the calibration"),
+        ),
     ] = None,
     description: Annotated[
         str, typer.Option(help="One-line description (default: derived from the logs).")
@@ -344,12 +352,12 @@ def predict(
     Example: planner predict --kernel debian12-cloud-amd64 --memory 128MiB
     """
     from planner.report.text import predict_text
-    from planner.units import parse_size_kib
+    from planner.units import parse_memory_kib
     from planner.workflows.kernel import predict_guest
 
     result = predict_guest(
         kernel,
-        parse_size_kib(memory, field="--memory"),
+        parse_memory_kib(memory, field="--memory"),
         vcpu_count=vcpus,
         possible_cpu_count=possible_cpus,
         cmdline=cmdline,
@@ -375,7 +383,8 @@ def check(
         typer.Option(
             "--host",
             help="Host file (YAML, as for fit): host kernel, hypervisor, reserves, vCPU ratio; "
-            "its guest profiles get headroom; its node memory stands in when libvirt reports no NUMA cells.",
+            "its guest profiles get headroom; its node memory stands in when libvirt reports no NUMA cells "
+            "(its capacity always, for a capacity-only host).",
             dir_okay=False,
         ),
     ] = None,
@@ -408,6 +417,55 @@ def check(
         raise typer.Exit(2)
     if result.failed or result.over_committed:
         raise typer.Exit(1)
+
+
+@app.command("calibrate-host")
+@handle_errors
+def calibrate_host(
+    uris: Annotated[
+        list[str],
+        typer.Argument(
+            help="libvirt URIs of hosts this machine runs (qemu:///system, qemu:///session): their qemu "
+            "processes are read from /proc.",
+            show_default=False,
+        ),
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o", "--output", help="Write the hypervisor profile YAML here (atomically).", dir_okay=False
+        ),
+    ] = None,
+    base: Annotated[
+        str | None,
+        typer.Option(
+            "--base",
+            help="Profile whose values are kept for the terms the domains do not determine "
+            "(default: kvm-qemu for kvm domains, qemu-tcg for TCG ones).",
+        ),
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Profile name (default BASE-HOSTNAME).")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Measure the qemu overhead of running guests and fit a hypervisor profile to it.
+
+    Reads each host as `planner check` does (read-only). For every running domain whose
+    qemu process is on this machine: overhead = process RSS - resident guest RAM + page
+    tables (/proc/PID/smaps_rollup, smaps, status). Least squares of overhead = fixed +
+    per extra vCPU x (vCPUs - 1) + per MiB x guest MiB, the kvm-qemu model's
+    process_kib, per_extra_vcpu_kib and page_table_ram_divisor (= 1024 / per MiB). A term
+    the domains do not determine (one vCPU count, one size) or that fits at or below zero
+    keeps the --base profile's value, and says so; libvirtd's own terms are always kept.
+    Prints each domain's residual; the profile records the URIs, date, domains and
+    residuals. Use guests of several sizes and vCPU counts to fit all three terms.
+
+    Example: planner calibrate-host qemu:///system -o my-host.yaml, then hypervisor: ./my-host.yaml
+    """
+    from planner.report.text import calibrate_host_text
+    from planner.workflows.calibrate_host import calibrate_host as fit_profile
+
+    result = fit_profile(uris, base=base, output=output, name=name)
+    emit(result, calibrate_host_text, json_out=json_out)
 
 
 def main() -> None:

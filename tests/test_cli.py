@@ -57,7 +57,11 @@ USAGE_ERRORS = [
         ["fit", "h.yaml", "--bogus"],
         "--bogus: expected an option of planner fit (--csv, --help, --html, --json)",
     ),
-    (["fitt"], "COMMAND: expected one of bootlab, calibrate, check, fetch, fit, predict, profiles, schema; "),
+    (
+        ["fitt"],
+        "COMMAND: expected one of bootlab, calibrate, calibrate-host, check, fetch, fit, predict, profiles, "
+        "schema; ",
+    ),
     (
         ["fit", "a.yaml", "b.yaml"],
         "planner fit: expected fewer arguments (see planner fit --help); found the",

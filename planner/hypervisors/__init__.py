@@ -118,6 +118,9 @@ class HypervisorProfile:
     sources: Mapping[str, ParameterSource]
     #: the file it was read from (a shipped profile's too); None for one made in code
     path: str | None = None
+    #: made by ``planner calibrate-host`` from a host's own qemu processes (its ``fit:``): on
+    #: that host it stands for every guest of its model, whichever profile the guest lists
+    measured_on_host: bool = False
 
     @property
     def stack(self) -> Stack:

@@ -129,6 +129,7 @@ def run_bootlab(
     calibrated = None
     if r.calibrate is not None:
         out = LOCAL_KERNELS_DIR / f"{r.calibrate}.yaml"
+        out.parent.mkdir(parents=True, exist_ok=True)  # ./profiles/kernels, where names are looked up
         calibrated = calibrate_logs([r.output], name=r.calibrate, output=out)
     return BootlabResult(campaign, calibrated)
 

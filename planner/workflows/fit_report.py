@@ -69,11 +69,12 @@ def size_sweeps(
 def fit_input_files(host_file: HostFile) -> tuple[InputFile, ...]:
     """The host file, its guest profiles, the hypervisor profiles, the kernel calibrations."""
     files: list[tuple[str, str | None]] = [("host file", host_file.path)]
-    hypervisors = [host_file.host.hypervisor]
+    hypervisors = {host_file.host.hypervisor.name: host_file.host.hypervisor}
     for r in host_file.guests:
         files.append((f"guest profile {r.profile.name}", r.profile.origin.file))
-        hypervisors.append(r.hypervisor)
-    files += [(f"hypervisor profile {hv.name}", hv.path) for hv in hypervisors]
+        hypervisors.setdefault(r.hypervisor.name, r.hypervisor)
+    for name, hv in hypervisors.items():
+        files.append((f"hypervisor profile {name}", hv.path))
     cals = [r.calibration for r in host_file.guests]
     if host_file.host.kernel is not None:
         cals.append(host_file.host.kernel)
