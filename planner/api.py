@@ -23,7 +23,7 @@ from planner.results.tune import TuneReport
 from planner.workflows.analyze import CHECK_DEFAULT_VCPU_RATIO, CheckProfile, CheckSettings, analyze_host
 from planner.workflows.catalog import host_schema, profiles
 from planner.workflows.check import check
-from planner.workflows.fit import fit
+from planner.workflows.fit import fit, fit_capacity
 from planner.workflows.kernel import calibrate_logs, predict_guest
 from planner.workflows.tune import tune
 
@@ -48,6 +48,7 @@ __all__ = [
     "calibrate_logs",
     "check",
     "fit",
+    "fit_capacity",
     "host_schema",
     "predict_guest",
     "profiles",

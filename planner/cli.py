@@ -21,6 +21,9 @@ import typer
 
 from planner import __version__
 from planner.cli_support import (
+    BootAccel,
+    BootJobs,
+    BootProgress,
     CsvOption,
     HtmlOption,
     JsonOption,
@@ -28,8 +31,10 @@ from planner.cli_support import (
     boot_progress,
     emit,
     handle_errors,
+    output_file_checked,
     print_json,
 )
+from planner.cli_tune import tune
 
 app = typer.Typer(
     cls=PlannerGroup,
@@ -96,11 +101,7 @@ BootFindMin = Annotated[
     ),
 ]
 BootStep = Annotated[str, typer.Option("--step", help="--find-min resolution.")]
-BootAccel = Annotated[
-    str, typer.Option("--accel", help="tcg | kvm | auto (KVM only if a short probe boot works).")
-]
 BootTimeout = Annotated[float, typer.Option("--timeout", help="Seconds before a boot is killed.")]
-BootJobs = Annotated[int | None, typer.Option("--jobs", help="Boots at once; default: cores.")]
 BootBusybox = Annotated[
     Path | None, typer.Option("--busybox", help="Static busybox; default Debian busybox-static.")
 ]
@@ -110,9 +111,6 @@ BootSystemChanges = Annotated[
 BootCalibrate = Annotated[
     str | None,
     typer.Option("--calibrate", help="Then calibrate all logs in OUTPUT into ./profiles/kernels/NAME.yaml."),
-]
-BootProgress = Annotated[
-    bool | None, typer.Option("--progress/--no-progress", help="Progress bar (default: on a tty).")
 ]
 
 
@@ -237,7 +235,8 @@ def schema() -> None:
     """Print the JSON schema of a host file (for editors and validators).
 
     The schema documents every field of a host file: host (memory, numa_nodes,
-    node_memory, cpus, kernel, hypervisor, reserves, vcpu_ratio, hugepages), guests
+    node_memory, cpus, kernel, hypervisor, reserves, vcpu_ratio, hugepages; or capacity /
+    node_capacity for a capacity-only host, such as a cgroup's memory limit), guests
     (profile, min, max, weight, memory, vcpus, workload, hugepages), objective and
     scenario. Sizes are strings with a binary unit (64GiB, 128MiB, 65536k).
     """
@@ -260,7 +259,13 @@ def calibrate(
     name: Annotated[str, typer.Option("--name", help="Name of the calibration, e.g. debian12-cloud-amd64.")],
     output: Annotated[
         Path | None,
-        typer.Option("-o", "--output", help="Write the calibration YAML here (atomically).", dir_okay=False),
+        typer.Option(
+            "-o",
+            "--output",
+            help="Write the calibration YAML here (atomically; a new file or a regular file in an "
+            "existing directory, never one of the logs).",
+            callback=output_file_checked("--output", "the calibration"),
+        ),
     ] = None,
     description: Annotated[
         str, typer.Option(help="One-line description (default: derived from the logs).")
@@ -332,12 +337,12 @@ def predict(
     Example: planner predict --kernel debian12-cloud-amd64 --memory 128MiB
     """
     from planner.report.text import predict_text
-    from planner.units import parse_size_kib
+    from planner.units import parse_memory_kib
     from planner.workflows.kernel import predict_guest
 
     result = predict_guest(
         kernel,
-        parse_size_kib(memory, field="--memory"),
+        parse_memory_kib(memory, field="--memory"),
         vcpu_count=vcpus,
         possible_cpu_count=possible_cpus,
         cmdline=cmdline,
@@ -363,7 +368,8 @@ def check(
         typer.Option(
             "--host",
             help="Host file (YAML, as for fit): host kernel, hypervisor, reserves, vCPU ratio; "
-            "its guest profiles get headroom; its node memory stands in when libvirt reports no NUMA cells.",
+            "its guest profiles get headroom; its node memory stands in when libvirt reports no NUMA cells "
+            "(its capacity always, for a capacity-only host).",
             dir_okay=False,
         ),
     ] = None,
@@ -398,79 +404,56 @@ def check(
         raise typer.Exit(1)
 
 
-# --- tune ---------------------------------------------------------------------------------------
-TuneHost = Annotated[
-    Path | None,
-    typer.Option(
-        "--host",
-        dir_okay=False,
-        help="For a guest profile: pack it on this host file's host (default: the host of "
-        "examples/kvm-two-nodes.yaml for x86-64, examples/s390x-kvm-lpar.yaml for s390x).",
-    ),
-]
-TuneVerify = Annotated[
-    bool,
-    typer.Option(
-        "--verify",
-        help="Boot each guest kernel under qemu with and without every change (bootlab, --jobs at a "
-        "time) and print measured against predicted; exit 1 if a MemTotal or reserved change is more "
-        "than 64 KiB off the prediction, a hash table is not the size predicted, or a boot fails.",
-    ),
-]
-TuneOutput = Annotated[
-    Path | None,
-    typer.Option("-o", "--output", help="--verify: the boot logs' directory (default: a new one)."),
-]
+app.command()(tune)  # planner.cli_tune: kernel command-line changes that buy guests
 
 
-@app.command()
+@app.command("calibrate-host")
 @handle_errors
-def tune(
-    target: Annotated[str, typer.Argument(help="A guest profile (name or YAML path) or a host file.")],
-    host: TuneHost = None,
+def calibrate_host(
+    uris: Annotated[
+        list[str],
+        typer.Argument(
+            help="libvirt URIs of hosts this machine runs (qemu:///system, qemu:///session): their qemu "
+            "processes are read from /proc.",
+            show_default=False,
+        ),
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o", "--output", help="Write the hypervisor profile YAML here (atomically).", dir_okay=False
+        ),
+    ] = None,
+    base: Annotated[
+        str | None,
+        typer.Option(
+            "--base",
+            help="Profile whose values are kept for the terms the domains do not determine "
+            "(default: kvm-qemu for kvm domains, qemu-tcg for TCG ones).",
+        ),
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Profile name (default BASE-HOSTNAME).")] = None,
     json_out: JsonOption = False,
-    html: HtmlOption = None,
-    csv: CsvOption = None,
-    verify: TuneVerify = False,
-    output: TuneOutput = None,
-    jobs: BootJobs = None,
-    accel: BootAccel = "auto",
-    progress: BootProgress = None,
 ) -> None:
-    """Kernel command-line changes that save guest memory, and the guests they add per host.
+    """Measure the qemu overhead of running guests and fit a hypervisor profile to it.
 
-    Per kernel (a guest profile's; for a host file its host kernel and every guest's): each
-    change the kernel build honours (hash table sizes, swiotlb=noforce, crashkernel= and
-    log_buf_len= removal, nr_cpus=, transparent_hugepage=never, cma=, cgroup.memory=nokmem,
-    coherent_pool=) with the KiB it saves term by term, what the guest loses, the kernel
-    versions that have it, and the guests per host with it (planner fit's guaranteed plan,
-    the guest shrunk to the smallest RAM that keeps its usable memory); then the command line
-    to paste and guests per host before and after.
+    Reads each host as `planner check` does (read-only). For every running domain whose
+    qemu process is on this machine: overhead = process RSS - resident guest RAM + page
+    tables (/proc/PID/smaps_rollup, smaps, status). Least squares of overhead = fixed +
+    per extra vCPU x (vCPUs - 1) + per MiB x guest MiB, the kvm-qemu model's
+    process_kib, per_extra_vcpu_kib and page_table_ram_divisor (= 1024 / per MiB). A term
+    the domains do not determine (one vCPU count, one size) or that fits at or below zero
+    keeps the --base profile's value, and says so; libvirtd's own terms are always kept.
+    Prints each domain's residual; the profile records the URIs, date, domains and
+    residuals. Use guests of several sizes and vCPU counts to fit all three terms.
 
-    \b
-    Examples:
-      planner tune kvm-cloud-128mib
-      planner tune kvm-cloud-128mib --host examples/kvm-two-nodes.yaml --json
-      planner tune examples/kvm-two-nodes.yaml --html tune.html --csv tune-csv
-      planner tune kvm-cloud-128mib --verify --jobs 1 -o boots
+    Example: planner calibrate-host qemu:///system -o my-host.yaml, then hypervisor: ./my-host.yaml
     """
-    from planner.report.tune_text import tune_text
-    from planner.workflows import tune_verify
-    from planner.workflows.tune import tune as tune_target
+    from planner.report.text import calibrate_host_text
+    from planner.workflows.calibrate_host import calibrate_host as fit_profile
 
-    tune_verify.check_options(verify, output=output, jobs=jobs, accel=accel)
-    result = tune_target(target, host=host)
-    if verify:
-        try:
-            with boot_progress(progress, tune_verify.boot_count(result)) as tick:
-                result = tune_verify.verify(result, output, jobs=jobs, accel=accel, progress=tick)
-        except KeyboardInterrupt:
-            typer.echo("planner: interrupted; every qemu was stopped", err=True)
-            raise typer.Exit(130) from None
-    emit(result, tune_text, json_out=json_out, report="tune", html=html, csv=csv)
-    if not result.verified:
-        typer.echo("planner: error: a verified change disagrees with its prediction (see above)", err=True)
-        raise typer.Exit(1)
+    result = fit_profile(uris, base=base, output=output, name=name)
+    emit(result, calibrate_host_text, json_out=json_out)
 
 
 def main() -> None:

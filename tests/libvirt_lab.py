@@ -117,12 +117,14 @@ def _guest_files(work: Path) -> GuestFiles:
     return GuestFiles(kernel=kernel, initrd=initrd, kernel_release=release)
 
 
-def domain_xml(name: str, files: GuestFiles, console: Path, memory_kib: int = GUEST_MEMORY_KIB) -> str:
+def domain_xml(
+    name: str, files: GuestFiles, console: Path, memory_kib: int = GUEST_MEMORY_KIB, vcpu_count: int = 1
+) -> str:
     """A TCG guest booted from kernel + initramfs, no disk, no NIC (recipe §3)."""
     return f"""<domain type='qemu'>
   <name>{name}</name>
   <memory unit='KiB'>{memory_kib}</memory>
-  <vcpu>1</vcpu>
+  <vcpu>{vcpu_count}</vcpu>
   <os>
     <type arch='x86_64' machine='pc'>hvm</type>
     <kernel>{files.kernel}</kernel>
@@ -232,18 +234,30 @@ class LibvirtLab:
         self.files = _guest_files(self.root / "guest")
         _chown_tree(self.root / "guest", self.uid, self.gid)
         self.console = self.root / "guest" / "console.log"
+        self.guest_uuid = self._boot(GUEST_NAME, self.console, GUEST_MEMORY_KIB, 1, timeout_s)
+
+    def boot_extra_guest(self, name: str, memory_kib: int, vcpu_count: int, timeout_s: float = 120.0) -> str:
+        """Boot one more guest of the same kernel and initramfs (after :meth:`boot_guest`);
+        its UUID. Remove it with :meth:`destroy_guest` so the other tests see one guest."""
+        assert self.files is not None, "boot_guest first"
+        console = self.root / "guest" / f"{name}.log"
+        return self._boot(name, console, memory_kib, vcpu_count, timeout_s, prefix=f"{name}: ")
+
+    def _boot(
+        self, name: str, console: Path, memory_kib: int, vcpu_count: int, timeout_s: float, prefix: str = ""
+    ) -> str:
+        assert self.files is not None
         conn = self.admin()
         try:
             t0 = time.monotonic()
-            dom = conn.createXML(domain_xml(GUEST_NAME, self.files, self.console), 0)
-            self.guest_uuid = dom.UUIDString()
-            self.timings_s["create"] = time.monotonic() - t0
+            dom = conn.createXML(domain_xml(name, self.files, console, memory_kib, vcpu_count), 0)
+            self.timings_s[prefix + "create"] = time.monotonic() - t0
             while time.monotonic() - t0 < timeout_s:
-                text = self.console.read_text(errors="replace") if self.console.exists() else ""
+                text = console.read_text(errors="replace") if console.exists() else ""
                 if "INSMOD-FAILED" in text or "Kernel panic" in text:
                     raise LabUnavailable(f"the guest failed to boot: {text.strip().splitlines()[-3:]}")
                 if "IDLE-READY" in text:
-                    self.timings_s["guest_ready"] = time.monotonic() - t0
+                    self.timings_s[prefix + "guest_ready"] = time.monotonic() - t0
                     break
                 if not dom.isActive():
                     raise LabUnavailable(f"the guest stopped during boot: {text.strip().splitlines()[-3:]}")
@@ -253,10 +267,20 @@ class LibvirtLab:
             # the balloon driver reports once the module is loaded and a period has passed
             while time.monotonic() - t0 < timeout_s:
                 if "usable" in dom.memoryStats():
-                    self.timings_s["balloon_stats"] = time.monotonic() - t0
-                    return
+                    self.timings_s[prefix + "balloon_stats"] = time.monotonic() - t0
+                    return str(dom.UUIDString())
                 time.sleep(0.5)
             raise LabUnavailable("the guest's balloon driver reported no statistics")
+        finally:
+            conn.close()
+
+    def destroy_guest(self, name: str) -> None:
+        """Destroy one guest (a transient domain: it is gone once destroyed)."""
+        conn = self.admin()
+        try:
+            dom = conn.lookupByName(name)
+            if dom.isActive():
+                dom.destroy()
         finally:
             conn.close()
 

@@ -59,7 +59,8 @@ USAGE_ERRORS = [
     ),
     (
         ["fitt"],
-        "COMMAND: expected one of bootlab, calibrate, check, fetch, fit, predict, profiles, schema, tune; ",
+        "COMMAND: expected one of bootlab, calibrate, calibrate-host, check, fetch, fit, predict, profiles, "
+        "schema, tune; ",
     ),
     (
         ["fit", "a.yaml", "b.yaml"],

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -126,27 +125,80 @@ def test_check_in_parallel_with_an_unreachable_host(lab: libvirt_lab.LibvirtLab)
 
 
 def test_permission_denied_is_a_clear_per_host_error(lab: libvirt_lab.LibvirtLab) -> None:
-    """Another (unprivileged) user cannot open the daemon's 0700 socket."""
-    if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        pytest.skip("needs root and setpriv to run the check as another user")
+    """Another (unprivileged) user cannot open the daemon's 0700 socket.
+
+    The child imports everything it needs as root (a check of ``test:///default`` loads libvirt
+    and every lazy import), then drops to the other user itself, so the test does not depend on
+    that user being able to read the checkout and its venv (a clone under a 0700 directory).
+    """
+    if os.geteuid() != 0:
+        pytest.skip("needs root to run the check as another user")
+    other = lab.uid - 1  # not the daemon's user, not root
     code = (
-        "import json, sys\n"
+        "import json, os\n"
         "from planner import api\n"
+        "api.check(['test:///default'])\n"
+        "os.setgroups([])\n"
+        f"os.setresgid({other}, {other}, {other}); os.setresuid({other}, {other}, {other})\n"
         f"r = api.check([{lab.uri!r}])\n"
         "print(json.dumps(r.to_json()))\n"
     )
-    other = lab.uid - 1  # not the daemon's user, not root
     proc = subprocess.run(
-        ["setpriv", f"--reuid={other}", f"--regid={other}", "--clear-groups", sys.executable, "-c", code],
+        [sys.executable, "-c", code],
         capture_output=True,
         text=True,
         timeout=120,
+        cwd="/",
         env={**os.environ, "HOME": "/", "PLANNER_CACHE": "/nonexistent"},
     )
     assert proc.returncode == 0, proc.stderr
     (host,) = json.loads(proc.stdout)["hosts"]
     assert not host["ok"]
     assert "Permission denied" in host["error"]
+
+
+def test_calibrate_host_on_the_lab_guests(lab: libvirt_lab.LibvirtLab, tmp_path: Path) -> None:
+    """A second guest of another size and vCPU count (about 5 s to boot) lets the fit identify
+    the per-vCPU term beside the fixed one; the profile written plans a host."""
+    extra = "planner-live-extra"
+    lab.boot_extra_guest(extra, 256 * 1024, 2)
+    try:
+        out = tmp_path / "lab-tcg.yaml"
+        proc = subprocess.run(
+            [sys.executable, "-m", "planner", "calibrate-host", "--json", "-o", str(out), lab.uri],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+    finally:
+        lab.destroy_guest(extra)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    result = json.loads(proc.stdout)
+    assert result["base"] == "qemu-tcg" and result["output"] == str(out)  # the guests are type='qemu'
+    domains = {d["name"]: d for d in result["domains"]}
+    assert set(domains) == {libvirt_lab.GUEST_NAME, extra}
+    assert (domains[extra]["memory_kib"], domains[extra]["vcpus"]) == (256 * 1024, 2)
+    params = result["parameters"]
+    assert params["process_kib"]["fitted"] and params["per_extra_vcpu_kib"]["fitted"]
+    # two domains whose size and vCPUs both differ: the per-MiB term cannot be told apart
+    assert not params["page_table_ram_divisor"]["fitted"]
+    assert "cannot be told apart" in result["kept"]["page_table_ram_divisor"]
+    # TCG: 94.2 MiB and about 2.4 MiB per extra vCPU in reference/libvirt-recipes.md §3
+    assert 0.5 * 94 * 1024 < params["process_kib"]["value"] < 1.5 * 94 * 1024
+    assert 0 < params["per_extra_vcpu_kib"]["value"] < 8 * 1024
+    assert all(d["residual_kib"] == d["measured_kib"] - d["predicted_kib"] for d in domains.values())
+    assert any("fit is exact" in n for n in result["notes"])
+    # usable as hypervisor: in a host file; its measured overhead applies to the guests
+    profile = load_hypervisor_profile(str(out))
+    assert profile.params.process_kib == params["process_kib"]["value"]
+    assert lab.uri in profile.sources["process_kib"].source
+    host = tmp_path / "host.yaml"
+    host.write_text(
+        "host:\n  capacity: 1GiB\n  cpus: 2\n  hypervisor: ./lab-tcg.yaml\n"
+        "guests:\n  - profile: kvm-cloud-128mib\n"
+    )
+    fitted = api.fit(host).per_guest["kvm-cloud-128mib"]
+    assert fitted.host_overhead_kib == profile.host_overhead_kib(128 * 1024, 1)
 
 
 def test_daemon_restarted_mid_check(lab: libvirt_lab.LibvirtLab) -> None:

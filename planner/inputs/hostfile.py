@@ -2,9 +2,11 @@
 
 The rules a host file must follow beyond its schema: node memory that adds up, a hugepage
 pool of whole pages that leaves each node something, a host kernel for stacks whose host is
-Linux, guest profiles the host's hypervisor can run, of the host's architecture, no wider
-than the host, with unique names. Every error names the host file's line and field, or the
-profile's or calibration's own file when the fault is inside it.
+Linux (unless the host is capacity-only: ``capacity:``, what its guests may take, instead of
+RAM, with no host kernel, command line or hugepage pool), guest profiles the host's
+hypervisor can run, of the host's architecture, no wider than the host, with unique names.
+Every error names the host file's line and field, or the profile's or calibration's own
+file when the fault is inside it.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from planner.inputs.profiles import (
     wrong_hypervisor_message,
 )
 from planner.inputs.schema import (
-    MAX_HOST_MEMORY_KIB,
     GuestEntryModel,
     HostFileModel,
     HostModel,
@@ -32,9 +33,9 @@ from planner.inputs.schema import (
     validate,
 )
 from planner.inputs.specs import GuestProfile, GuestRequest, HostFile, HostSpec, Hugepages, Origin, Scenario
-from planner.inputs.yaml import LineMap, dotted, line_of, load_yaml, read_text_file
+from planner.inputs.yaml import LineMap, dotted, line_of, load_yaml, read_text_file, source_name
 from planner.kernel.calibration import Calibration
-from planner.units import KIB_PER_MIB, format_kib, parse_size_kib, split_evenly
+from planner.units import KIB_PER_MIB, check_memory_kib, format_kib, parse_size_kib, split_evenly
 
 
 @dataclass(frozen=True)
@@ -72,41 +73,80 @@ def _calibration(name: str, origin: Origin, field: str) -> Calibration:
         raise located(err, origin, field) from None
 
 
-def _node_memory(model: HostModel, doc: _Doc) -> tuple[int, ...]:
-    if model.node_memory is not None:
-        nodes = tuple(model.node_memory)
+#: what a capacity-only host cannot also state, and why
+_NOT_WITH_CAPACITY = {
+    "kernel": "the capacity is what the host kernel leaves for guests",
+    "cmdline": "no host kernel is modelled",
+    "hugepages": "a hugepage pool lies outside the capacity",
+}
+
+
+def _capacity_form(model: HostModel, doc: _Doc) -> bool:
+    """True for a capacity-only host (``capacity:`` or ``node_capacity:``); refuses a host that
+    mixes it with RAM (``memory:``, ``node_memory:``) or with a host kernel or hugepage pool."""
+    capacity = "capacity" if model.capacity is not None else "node_capacity"
+    if model.capacity is None and model.node_capacity is None:
+        return False
+    for ram in ("memory", "node_memory"):
+        if getattr(model, ram) is not None:
+            raise doc.error(
+                f"expected either {ram} (the host's RAM, its kernel modelled) or {capacity} "
+                f"(a capacity-only host); found both",
+                "host",
+                capacity,
+            )
+    for key, why in _NOT_WITH_CAPACITY.items():
+        value = getattr(model, key)
+        if value not in (None, ""):
+            found = repr(value) if isinstance(value, str) else "a hugepage pool"
+            raise doc.error(
+                f"expected no {key} on a capacity-only host ({why}; give memory: instead of "
+                f"{capacity}: to model the host); found {found}",
+                "host",
+                key,
+            )
+    return True
+
+
+def _node_memory(model: HostModel, doc: _Doc, capacity_only: bool) -> tuple[int, ...]:
+    """Each node's memory: the host's RAM per node, or a capacity-only host's capacity per node."""
+    total_key, nodes_key = ("capacity", "node_capacity") if capacity_only else ("memory", "node_memory")
+    total: int | None = getattr(model, total_key)
+    per_node: list[int] | None = getattr(model, nodes_key)
+    if per_node is not None:
+        nodes = tuple(per_node)
         if model.numa_nodes is not None and model.numa_nodes != len(nodes):
             raise doc.error(
-                f"expected {len(nodes)} (the entries of node_memory); found {model.numa_nodes}",
+                f"expected {len(nodes)} (the entries of {nodes_key}); found {model.numa_nodes}",
                 "host",
                 "numa_nodes",
             )
-        if model.memory is not None and model.memory != sum(nodes):
+        if total is not None and total != sum(nodes):
             raise doc.error(
-                f"expected the sum of node_memory ({format_kib(sum(nodes))}); "
-                f"found {format_kib(model.memory)}",
+                f"expected the sum of {nodes_key} ({format_kib(sum(nodes))}); found {format_kib(total)}",
                 "host",
-                "memory",
+                total_key,
             )
     else:
-        if model.memory is None:
+        if total is None:
             raise doc.error(
-                "required field is missing; expected host.memory (or host.node_memory)", "host", "memory"
-            )
-        count = model.numa_nodes or 1
-        if model.memory < count * KIB_PER_MIB:
-            raise doc.error(
-                f"expected at least 1MiB per NUMA node; found {format_kib(model.memory)} for {count} nodes",
+                "required field is missing; expected host.memory (or host.node_memory, or host.capacity "
+                "for a capacity-only host)",
                 "host",
                 "memory",
             )
-        nodes = split_evenly(model.memory, count)
-    if sum(nodes) > MAX_HOST_MEMORY_KIB:
-        raise doc.error(
-            f"expected at most 4PiB (the x86-64 physical address limit); found {format_kib(sum(nodes))}",
-            "host",
-            "memory",
-        )
+        count = model.numa_nodes or 1
+        if total < count * KIB_PER_MIB:
+            raise doc.error(
+                f"expected at least 1MiB per NUMA node; found {format_kib(total)} for {count} nodes",
+                "host",
+                total_key,
+            )
+        nodes = split_evenly(total, count)
+    try:
+        check_memory_kib(sum(nodes))
+    except InputError as err:
+        raise doc.error(err.message, "host", total_key) from None
     return nodes
 
 
@@ -133,10 +173,12 @@ def _hugepages(model: HostModel, nodes: tuple[int, ...], doc: _Doc) -> Hugepages
     return Hugepages(page_kib=page_kib, per_node_kib=pool.per_node)
 
 
-def _host_kernel(model: HostModel, hypervisor: HypervisorProfile, doc: _Doc) -> Calibration | None:
+def _host_kernel(
+    model: HostModel, hypervisor: HypervisorProfile, doc: _Doc, capacity_only: bool
+) -> Calibration | None:
     if model.kernel is not None:
         return _calibration(model.kernel, doc.origin("host", "kernel"), "host.kernel")
-    if hypervisor.host_kernel_scope == "node":
+    if hypervisor.host_kernel_scope == "node" and not capacity_only:
         names = ", ".join(name for name, _ in list_calibrations()) or "none shipped"
         raise InputError(
             f"required for {hypervisor.name}: {hypervisor.stack.host_kernel_note}; "
@@ -149,7 +191,15 @@ def _host_kernel(model: HostModel, hypervisor: HypervisorProfile, doc: _Doc) -> 
 
 
 def _host_spec(model: HostModel, doc: _Doc) -> HostSpec:
-    nodes = _node_memory(model, doc)
+    capacity_only = _capacity_form(model, doc)
+    nodes = _node_memory(model, doc, capacity_only)
+    if model.cpus * model.vcpu_ratio < 1:  # not even one vCPU: no guest could ever be placed
+        raise doc.error(
+            f"expected a ratio that allows at least one vCPU on the host's {model.cpus} CPUs "
+            f"(at least {1 / model.cpus:.4g}); found {model.vcpu_ratio:g}",
+            "host",
+            "vcpu_ratio",
+        )
     hugepages = _hugepages(model, nodes, doc)
     try:
         hypervisor = load_hypervisor_profile(model.hypervisor, named_in=doc.file)
@@ -158,11 +208,15 @@ def _host_spec(model: HostModel, doc: _Doc) -> HostSpec:
     return HostSpec(
         node_memory_kib=nodes,
         cpu_count=model.cpus,
-        kernel=_host_kernel(model, hypervisor, doc),
+        kernel=_host_kernel(model, hypervisor, doc, capacity_only),
         cmdline=model.cmdline,
         hypervisor=hypervisor,
         operator_reserve_kib=model.operator_reserve or 0,
-        hypervisor_reserve_kib=model.hypervisor_reserve,
+        # the hypervisor's own reserve (libvirtd, dom0 ...) lies outside a capacity-only host
+        hypervisor_reserve_kib=0
+        if capacity_only and model.hypervisor_reserve is None
+        else model.hypervisor_reserve,
+        capacity_only=capacity_only,
         vcpu_ratio=model.vcpu_ratio,
         hugepages=hugepages,
         origin=doc.origin("host"),
@@ -265,9 +319,17 @@ def _scenario(model: ScenarioModel | None, doc: _Doc) -> Scenario | None:
 
 
 def load_host_file(path: str | Path) -> HostFile:
-    """Read and validate a host file; guest profiles are loaded and checked too."""
-    file = str(path)
+    """Read and validate a host file (``-``: standard input, named ``<stdin>``, whose relative
+    profile paths are taken from the working directory); guest profiles are loaded and checked too."""
+    file = source_name(path)
     data, lines = load_yaml(read_text_file(path, "host file"), file)
+    return host_file_from_data(data, file, lines)
+
+
+def host_file_from_data(data: object, file: str, lines: LineMap | None = None) -> HostFile:
+    """A host file given as data (what its YAML holds), validated like a file; ``file`` names
+    it in errors (and relative profile paths are taken from its directory)."""
+    lines = lines if lines is not None else {}
     doc = _Doc(file, lines)
     model: HostFileModel = validate(HostFileModel, data, lines, file)
     host = _host_spec(model.host, doc)

@@ -12,6 +12,7 @@ from typing import Literal
 
 from planner import data_dir
 from planner.errors import InputError
+from planner.files import write_atomic
 from planner.hypervisors import HypervisorProfile, ParameterSource, build_params
 from planner.inputs.schema import GuestProfileModel, HypervisorProfileModel, WorkloadModel, validate
 from planner.inputs.specs import GuestProfile, Origin, Workload
@@ -29,12 +30,6 @@ def list_profile_names(kind: Literal["guests", "hypervisors"]) -> list[str]:
         for entry in _profile_dir(kind).iterdir()
         if entry.name.endswith(".yaml")
     )
-
-
-def shipped_profile_file(kind: Literal["guests", "hypervisors"], name: str) -> str | None:
-    """The file of the profile ``name`` shipped with the planner, or None (not a shipped one)."""
-    entry = _profile_dir(kind) / f"{name}.yaml"
-    return str(entry) if entry.is_file() else None
 
 
 def is_path_name(name: str) -> bool:
@@ -126,6 +121,19 @@ def load_hypervisor_profile(name: str, named_in: str | None = None) -> Hyperviso
     """Read a hypervisor profile by name (``profiles/hypervisors/NAME.yaml``) or path (relative
     to the directory of the file ``named_in`` that names it, if any)."""
     file, text = read_profile("hypervisors", name, named_in)
+    return hypervisor_profile_from_text(text, file)
+
+
+def write_hypervisor_profile(path: str | Path, text: str) -> HypervisorProfile:
+    """Write a hypervisor profile's YAML ``text`` to ``path`` atomically, once it reads back as
+    a valid profile (as ``hypervisor: PATH`` in a host file will read it); the profile read."""
+    profile = hypervisor_profile_from_text(text, str(path))
+    write_atomic(path, text)
+    return profile
+
+
+def hypervisor_profile_from_text(text: str, file: str) -> HypervisorProfile:
+    """A hypervisor profile from its YAML text; ``file`` names it in errors."""
     data, lines = load_yaml(text, file)
     model: HypervisorProfileModel = validate(HypervisorProfileModel, data, lines, file)
     try:
@@ -138,7 +146,13 @@ def load_hypervisor_profile(name: str, named_in: str | None = None) -> Hyperviso
         ) from None
     sources = {k: ParameterSource(kind=p.kind, source=p.source) for k, p in model.parameters.items()}
     return HypervisorProfile(
-        name=model.name, description=model.description, model=model.model, params=params, sources=sources
+        name=model.name,
+        description=model.description,
+        model=model.model,
+        params=params,
+        sources=sources,
+        path=file,
+        measured_on_host=model.fit is not None,
     )
 
 
@@ -158,7 +172,8 @@ def guest_hypervisor(profile: GuestProfile, host_hypervisor: HypervisorProfile) 
 
     The host's own profile if the guest lists it; else the first profile the guest lists that
     has the same model (a Xen host runs PV and HVM guests: ``xen-pv`` and ``xen-hvm`` share the
-    ``xen-libxl`` model; the host's reserves still come from the host's profile).
+    ``xen-libxl`` model; the host's reserves still come from the host's profile). A host profile
+    measured on the host itself (``planner calibrate-host``) stands for every guest of its model.
     """
     if host_hypervisor.name in profile.hypervisors:
         return host_hypervisor
@@ -166,7 +181,7 @@ def guest_hypervisor(profile: GuestProfile, host_hypervisor: HypervisorProfile) 
         if name in list_profile_names("hypervisors"):
             candidate = load_hypervisor_profile(name)
             if candidate.model == host_hypervisor.model:
-                return candidate
+                return host_hypervisor if host_hypervisor.measured_on_host else candidate
     return None
 
 

@@ -79,6 +79,9 @@ class HostSpec:
     origin: Origin
     #: line of each key under ``host:`` (``operator_reserve``, ``hugepages.per_node`` ...)
     key_lines: Mapping[str, int] = field(default_factory=dict)
+    #: a capacity-only host (``capacity:``): ``node_memory_kib`` is what guests and their
+    #: hypervisor overhead may take; no host kernel, no hypervisor reserve unless stated
+    capacity_only: bool = False
 
     @property
     def memory_kib(self) -> int:

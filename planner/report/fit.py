@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 
 from planner.capacity.binding import binding_kind, binding_text
-from planner.capacity.sizing import memory_in_range
 from planner.hypervisors import HypervisorProfile
 from planner.inputs.specs import Scenario
 from planner.kernel.calibration import Calibration
@@ -42,6 +41,7 @@ from planner.report.fit_guests import guests_section
 from planner.report.fit_nodes import nodes_section
 from planner.report.fit_sizing import sizing_section
 from planner.report.render import slug, unique
+from planner.report.text import FOOTPRINT_SOURCE_WORDS
 from planner.results import FitResult, PlanResult
 from planner.units import format_kib
 
@@ -57,7 +57,7 @@ def fit_page(result: FitResult) -> ReportPage:
     warnings = []
     for name, pg in result.per_guest.items():
         rng = requests[name].calibration.calibrated_range
-        if not memory_in_range(requests[name].calibration, pg.guest_memory_kib):
+        if not rng.covers_memory(pg.guest_memory_kib):
             warnings.append(
                 f"{name}: {format_kib(pg.guest_memory_kib)} is outside the range {pg.kernel} was "
                 f"calibrated on ({format_kib(rng.min_memory_kib)} to {format_kib(rng.max_memory_kib)}): "
@@ -133,7 +133,9 @@ def _figures(result: FitResult) -> tuple[KeyFigure, ...]:
         KeyFigure(
             "memory for guests",
             format_kib(sum(n.capacity_kib for n in plan.nodes)),
-            f"of {format_kib(result.host_memory_kib)} RAM, after the host kernel and reserves",
+            f"of {format_kib(result.host_memory_kib)} capacity given, after the reserves"
+            if result.capacity_only
+            else f"of {format_kib(result.host_memory_kib)} RAM, after the host kernel and reserves",
         ),
         KeyFigure(
             "vCPUs",
@@ -147,8 +149,11 @@ def _subtitle(result: FitResult) -> str:
     kernel = result.host_kernel or "none"
     if result.host_kernel and not result.host_kernel_applied:
         kernel += " (not subtracted)"
+    if result.capacity_only:
+        kernel = "none (capacity-only host)"
+    memory = "for guests (capacity-only)" if result.capacity_only else "RAM"
     return (
-        f"{format_kib(result.host_memory_kib)} RAM in {len(result.guaranteed.nodes)} NUMA node(s), "
+        f"{format_kib(result.host_memory_kib)} {memory} in {len(result.guaranteed.nodes)} NUMA node(s), "
         f"{result.cpu_count} CPUs; hypervisor {result.hypervisor}; host kernel {kernel}; "
         f"objective {result.objective}"
     )
@@ -195,6 +200,8 @@ def _comparison_table(result: FitResult, plan: PlanResult, scenario: PlanResult)
             scenario.guests[name],
             plan.resident_kib[name],
             scenario.resident_kib[name],
+            result.per_guest[name].boot_footprint_kib,
+            FOOTPRINT_SOURCE_WORDS[result.per_guest[name].boot_footprint_source],
         )
         for name in result.per_guest
     )
@@ -207,11 +214,15 @@ def _comparison_table(result: FitResult, plan: PlanResult, scenario: PlanResult)
             Column("scenario_guests", scenario.name, "count"),
             Column("guaranteed_resident_kib", "resident per guest, guaranteed", "kib_as_mib", "MiB"),
             Column("scenario_resident_kib", f"resident per guest, {scenario.name}", "kib_as_mib", "MiB"),
+            Column("boot_footprint_kib", "boot footprint", "kib_as_mib", "MiB"),
+            Column("boot_footprint_source", "boot footprint from"),
         ),
         rows,
         caption="Resident = guest RAM counted on the host per guest. The guaranteed plan counts "
         "each guest's full size; the scenario counts what it expects to be resident, and is not a "
-        "promise.",
+        "promise. With resident: expected that is the boot footprint (measured in the guest's "
+        "profile, else the kernel calibration's footprint model, else the full size) plus the "
+        "workload.",
     )
 
 

@@ -60,7 +60,7 @@ def _node_bar(node: NodeResult, plan: PlanResult, per_guest: Mapping[str, PerGue
     )
 
 
-def _node_table(plan: PlanResult, slug_name: str, title: str) -> Table:
+def _node_table(plan: PlanResult, slug_name: str, title: str, ram_label: str = "RAM") -> Table:
     nodes = plan.nodes
     columns = [Column("quantity", "")]
     columns += [Column(f"node_{n.node_id}_kib", f"node {n.node_id}", "kib_as_mib", "MiB") for n in nodes]
@@ -72,7 +72,7 @@ def _node_table(plan: PlanResult, slug_name: str, title: str) -> Table:
         rows.append((label, *values, sum(values) if total else None))
         styles.append(style)
 
-    row("RAM", [n.memory_kib for n in nodes], "total")
+    row(ram_label, [n.memory_kib for n in nodes], "total")
     row("− host kernel", [n.host_kernel_kib for n in nodes])
     row("− hypervisor reserve", [n.hypervisor_reserve_kib for n in nodes])
     row("− operator reserve", [n.operator_reserve_kib for n in nodes])
@@ -123,11 +123,18 @@ def nodes_section(result: FitResult) -> Section:
             for n in plan.nodes
         ),
     )
-    blocks: list[Block] = [chart, _node_table(plan, "node-memory", "Guaranteed: where each MiB goes")]
+    ram = "capacity given" if result.capacity_only else "RAM"
+    blocks: list[Block] = [chart, _node_table(plan, "node-memory", "Guaranteed: where each MiB goes", ram)]
     if scenario is not None:
-        blocks.append(_node_table(scenario, "scenario-node-memory", f"Overcommitted ({scenario.name})"))
+        blocks.append(_node_table(scenario, "scenario-node-memory", f"Overcommitted ({scenario.name})", ram))
     lead = (
         "A guest lives on one NUMA node, so each node is packed on its own. The host kernel's share grows "
         "with RAM (its struct page array alone is 1/64 of it), and the reserves come off before any guest."
     )
+    if result.capacity_only:
+        lead = (
+            "A capacity-only host: each node's memory is the capacity the host file gives its guests "
+            "(a cgroup's or a node's allocatable memory), so no host kernel and no hypervisor reserve "
+            "come off it; each guest's hypervisor overhead still does."
+        )
     return Section("nodes", "Per NUMA node: the host's memory", lead, tuple(blocks))

@@ -24,6 +24,7 @@ from planner.units import KIB_PER_MIB, format_kib
 
 if TYPE_CHECKING:  # the boot lab is loaded only by planner bootlab
     from planner.results.bootlab import BootlabResult
+    from planner.results.calibrate_host import HostCalibrationResult
 
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -70,7 +71,7 @@ def _plan_text(result: FitResult, plan: PlanResult) -> list[str]:
     def row(label: str, values: list[int]) -> None:
         rows.append([label, *[_mib(v) for v in values], _mib(sum(values))])
 
-    row("RAM", [n.memory_kib for n in nodes])
+    row("capacity given" if result.capacity_only else "RAM", [n.memory_kib for n in nodes])
     row("- host kernel", [n.host_kernel_kib for n in nodes])
     row("- hypervisor reserve", [n.hypervisor_reserve_kib for n in nodes])
     row("- operator reserve", [n.operator_reserve_kib for n in nodes])
@@ -101,8 +102,12 @@ def fit_text(result: FitResult) -> str:
     kernel = result.host_kernel or "none"
     if result.host_kernel and not result.host_kernel_applied:
         kernel += " (not subtracted)"
+    if result.capacity_only:
+        kernel = "none (capacity-only host)"
     lines = [
-        f"{result.host_file}: {format_kib(result.host_memory_kib)}, "
+        f"{result.host_file}: {format_kib(result.host_memory_kib)}"
+        + (" for guests (capacity-only)" if result.capacity_only else "")
+        + ", "
         f"{len(result.guaranteed.nodes)} NUMA node(s), "
         f"{result.cpu_count} CPUs x {result.vcpu_ratio:g} vCPUs; "
         f"hypervisor {result.hypervisor}; "
@@ -142,10 +147,29 @@ def fit_text(result: FitResult) -> str:
             "guest RAM counted as resident "
             + ", ".join(f"{p} {_mib(v)} MiB" for p, v in result.scenario.resident_kib.items())
         )
+        if result.spec.scenario is not None and result.spec.scenario.resident == "expected":
+            lines.append("boot footprint (expected resident = footprint + workload): " + _footprints(result))
         lines += _plan_text(result, result.scenario)
     for note in result.notes:
         lines.append(f"note: {note}")
     return "\n".join(lines)
+
+
+#: how the text and the report name a boot footprint's source (:data:`planner.results.FootprintSource`)
+FOOTPRINT_SOURCE_WORDS = {
+    "profile": "measured, in its profile",
+    "model": "kernel model",
+    None: "none: full size counted",
+}
+
+
+def _footprints(result: FitResult) -> str:
+    return ", ".join(
+        f"{pg.name} "
+        + (f"{_mib(pg.boot_footprint_kib)} MiB " if pg.boot_footprint_kib is not None else "")
+        + f"({FOOTPRINT_SOURCE_WORDS[pg.boot_footprint_source]})"
+        for pg in result.per_guest.values()
+    )
 
 
 # --- check ----------------------------------------------------------------------------------------
@@ -307,6 +331,45 @@ def calibrate_text(result: CalibrateResult) -> str:
         lines.append(f"skipped {source}: {reason}")
     if result.output:
         lines.append(f"wrote {result.output}")
+    return "\n".join(lines)
+
+
+def calibrate_host_text(result: HostCalibrationResult) -> str:
+    """The measured domains with their residuals, each parameter fitted or kept, the profile."""
+    lines = [
+        f"{', '.join(result.uris)}: hypervisor profile {result.name!r} fitted on "
+        f"{count_text(len(result.domains), 'domain')} on {result.date} (base {result.base})",
+        "",
+    ]
+    rows = [["domain", "type", "RAM MiB", "vCPUs", "measured MiB", "profile MiB", "residual KiB"]]
+    for d in result.domains:
+        rows.append(
+            [
+                printable(d.name),
+                d.domain_type,
+                _mib(d.memory_kib),
+                str(d.vcpu_count),
+                _mib(d.measured_kib),
+                _mib(d.predicted_kib),
+                f"{d.residual_kib:+,}",
+            ]
+        )
+    lines += _table(rows)
+    lines += [f"  rms residual {result.rms_residual_kib:,.0f} KiB", ""]
+    rows = [["parameter", "value", f"{result.base}'s", "how"]]
+    for key, p in result.parameters.items():
+        how = "fitted" if p.fitted else f"kept: {result.kept.get(key, 'libvirtd, not the qemu process')}"
+        rows.append([key, f"{p.value:,}", f"{result.base_parameters[key]:,}", how])
+    lines += _table(rows, right={1, 2})
+    for name, why in result.skipped:
+        lines.append(f"not used: {printable(name)}: {why}")
+    lines += [f"note: {n}" for n in result.notes]
+    lines.append("")
+    if result.output is not None:
+        lines.append(f"wrote {result.output}: use it in a host file as hypervisor: {result.output}")
+    else:
+        lines.append("the profile (-o FILE writes it):")
+        lines.append(result.profile_yaml.rstrip())
     return "\n".join(lines)
 
 

@@ -10,7 +10,15 @@ the boot lab), :mod:`.tune` (``tune``).
 
 from planner.results.check import CheckDomain, CheckNode, CheckResult, HostCheck
 from planner.results.common import InputFile
-from planner.results.fit import FitResult, NodeResult, PerGuest, PlanResult, SweepPoint
+from planner.results.fit import (
+    FitResult,
+    FootprintSource,
+    HypervisorParameter,
+    NodeResult,
+    PerGuest,
+    PlanResult,
+    SweepPoint,
+)
 from planner.results.kernel import CalibrateResult, PredictResult, ProfileListing
 
 __all__ = [
@@ -19,7 +27,9 @@ __all__ = [
     "CheckNode",
     "CheckResult",
     "FitResult",
+    "FootprintSource",
     "HostCheck",
+    "HypervisorParameter",
     "InputFile",
     "NodeResult",
     "PerGuest",

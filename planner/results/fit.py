@@ -10,10 +10,27 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
+from planner.hypervisors import ParameterKind, ParameterValue
 from planner.inputs.specs import HostFile
 from planner.results.common import InputFile, whole
+
+#: where a guest's boot footprint comes from: its profile's measured ``boot_footprint:``, or the
+#: kernel calibration's footprint model (:func:`planner.kernel.footprint.boot_footprint_kib`)
+FootprintSource = Literal["profile", "model"]
+
+
+@dataclass(frozen=True)
+class HypervisorParameter:
+    """One parameter of the host's hypervisor profile, with how it is known and its source."""
+
+    value: ParameterValue
+    kind: ParameterKind
+    source: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"value": self.value, "kind": self.kind, "source": self.source}
 
 
 @dataclass(frozen=True)
@@ -36,6 +53,7 @@ class PerGuest:
     workload_kernel_kib: int
     user_available_kib: int
     boot_footprint_kib: int | None
+    boot_footprint_source: FootprintSource | None  #: None: no footprint (full size counted)
     kernel_breakdown_kib: Mapping[str, int]
     min_count: int
     max_count: int | None
@@ -53,6 +71,7 @@ class PerGuest:
             "workload_user_kib": self.workload_user_kib,
             "workload_kernel_kib": self.workload_kernel_kib,
             "boot_footprint_kib": self.boot_footprint_kib,
+            "boot_footprint_source": self.boot_footprint_source,
             "memory_auto": self.memory_auto,
             "vcpu_count": self.vcpu_count,
             "hugepages": self.hugepages,
@@ -176,7 +195,7 @@ class FitResult:
     per_guest: Mapping[str, PerGuest]
     guaranteed: PlanResult
     scenario: PlanResult | None
-    hypervisor_parameters: Mapping[str, Mapping[str, Any]]
+    hypervisor_parameters: Mapping[str, HypervisorParameter]
     #: what the report draws and lists, not in the JSON: the host file as read, each guest's
     #: size sweep and alone count (at its size), the files read with their sha256
     spec: HostFile
@@ -184,6 +203,8 @@ class FitResult:
     alone_counts: Mapping[str, int]
     input_files: tuple[InputFile, ...]
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: a capacity-only host: ``host_memory_kib`` is what guests may take, no host kernel modelled
+    capacity_only: bool = False
 
     @property
     def status(self) -> str:
@@ -198,12 +219,13 @@ class FitResult:
             "host_kernel": self.host_kernel,
             "host_kernel_applied": self.host_kernel_applied,
             "host_memory_kib": self.host_memory_kib,
+            "capacity_only": self.capacity_only,
             "cpus": self.cpu_count,
             "vcpu_ratio": self.vcpu_ratio,
             "objective": self.objective,
             **plan,
             "per_guest": {k: v.to_json() for k, v in self.per_guest.items()},
             "scenario": self.scenario.to_json() if self.scenario else None,
-            "hypervisor_parameters": {k: dict(v) for k, v in self.hypervisor_parameters.items()},
+            "hypervisor_parameters": {k: v.to_json() for k, v in self.hypervisor_parameters.items()},
             "notes": list(self.notes),
         }

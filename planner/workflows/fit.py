@@ -12,17 +12,16 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from planner.capacity.binding import binding_text
 from planner.capacity.demand import guest_demand
 from planner.capacity.nodes import NodeBudget, host_kernel_range_note, host_kernel_use, node_budget
 from planner.capacity.solver import GuestKind, NodeCapacity, PackingProblem, Plan, solve
 from planner.errors import InfeasibleError, InputError
-from planner.inputs.hostfile import load_host_file, located
+from planner.inputs.hostfile import host_file_from_data, load_host_file, located
 from planner.inputs.specs import HostFile, HostSpec, Scenario
-from planner.results import FitResult, NodeResult, PerGuest, PlanResult
-from planner.units import format_kib
+from planner.results import FitResult, HypervisorParameter, NodeResult, PerGuest, PlanResult
+from planner.units import MAX_CPU_COUNT, format_kib
 from planner.workflows.fit_report import fit_input_files, size_sweeps
 from planner.workflows.guests import size_guest
 
@@ -38,6 +37,59 @@ def fit(host_path: str | Path) -> FitResult:
         A workload that fits no guest size, or minimum counts that do not fit.
     """
     return fit_host_file(load_host_file(host_path))
+
+
+def fit_capacity(
+    profile: str,
+    capacity_kib: int,
+    cpu_count: int | None = None,
+    *,
+    hypervisor: str = "qemu-tcg",
+    memory_kib: int | None = None,
+    vcpu_count: int | None = None,
+    workload_user_kib: int | None = None,
+    vcpu_ratio: float | None = None,
+) -> FitResult:
+    """Guests of one profile on a capacity-only host of ``capacity_kib`` (a memory-capped
+    cgroup): the guaranteed count (full size resident, ``result.guaranteed``) and the expected
+    count (boot footprint + workload resident, ``result.scenario``, named ``expected``). What
+    ``planner density`` compares the guests it boots with. The host file it stands for::
+
+        host: {capacity: <capacity_kib>KiB, cpus: <cpu_count>, hypervisor: <hypervisor>}
+        guests: [{profile: <profile>, memory: ..., vcpus: ..., workload: {user_memory: ...}}]
+        scenario: {name: expected, resident: expected}
+
+    Parameters
+    ----------
+    profile
+        A guest profile name, or a path to a profile YAML.
+    capacity_kib
+        What the guests and their hypervisor overhead may take (the cgroup's ``memory.max``). [KiB]
+    cpu_count
+        Host CPUs (with ``vcpu_ratio``, the vCPU limit); None: vCPUs never bind (8192 CPUs
+        with 1000 vCPUs each).
+    hypervisor
+        The hypervisor profile whose per-guest overhead is counted (qemu under TCG by default).
+    memory_kib, vcpu_count
+        Override the profile's size and vCPUs. [KiB]
+    workload_user_kib
+        Overrides the profile's workload: memory the guest's application fills (one thread). [KiB]
+    vcpu_ratio
+        vCPUs per host CPU; default the host-file default (16).
+    """
+    host: dict[str, object] = {"capacity": f"{capacity_kib}KiB", "hypervisor": hypervisor}
+    host["cpus"] = cpu_count if cpu_count is not None else MAX_CPU_COUNT
+    if vcpu_ratio is not None or cpu_count is None:
+        host["vcpu_ratio"] = vcpu_ratio if vcpu_ratio is not None else 1000
+    guest: dict[str, object] = {"profile": profile}
+    if memory_kib is not None:
+        guest["memory"] = f"{memory_kib}KiB"
+    if vcpu_count is not None:
+        guest["vcpus"] = vcpu_count
+    if workload_user_kib is not None:
+        guest["workload"] = {"user_memory": f"{workload_user_kib}KiB", "threads": 1}
+    data = {"host": host, "guests": [guest], "scenario": {"name": "expected", "resident": "expected"}}
+    return fit_host_file(host_file_from_data(data, f"<capacity-only host of {format_kib(capacity_kib)}>"))
 
 
 def fit_host_file(host_file: HostFile) -> FitResult:
@@ -62,6 +114,7 @@ def fit_host_file(host_file: HostFile) -> FitResult:
         host_kernel=host.kernel.name if host.kernel else None,
         host_kernel_applied=host.kernel is not None and host.hypervisor.host_kernel_scope == "node",
         host_memory_kib=host.memory_kib,
+        capacity_only=host.capacity_only,
         cpu_count=host.cpu_count,
         vcpu_ratio=host.vcpu_ratio,
         objective=host_file.objective,
@@ -114,9 +167,9 @@ def _guaranteed(host_file: HostFile, per_guest: Mapping[str, PerGuest], budget: 
     return plan
 
 
-def _hypervisor_parameters(host: HostSpec) -> dict[str, dict[str, Any]]:
+def _hypervisor_parameters(host: HostSpec) -> dict[str, HypervisorParameter]:
     return {
-        name: {"value": getattr(host.hypervisor.params, name), "kind": src.kind, "source": src.source}
+        name: HypervisorParameter(getattr(host.hypervisor.params, name), src.kind, src.source)
         for name, src in host.hypervisor.sources.items()
     }
 
@@ -167,7 +220,10 @@ def _expected_resident_kib(pg: PerGuest, scenario: Scenario, notes: list[str]) -
     resident = pg.guest_memory_kib
     if scenario.resident == "expected":
         if pg.boot_footprint_kib is None:
-            notes.append(f"{pg.name}: no measured boot footprint; scenario counts its full size as resident")
+            notes.append(
+                f"{pg.name}: no boot footprint (none measured in its profile, no footprint model in "
+                f"kernel calibration {pg.kernel}); scenario counts its full size as resident"
+            )
         else:
             resident = min(
                 resident, pg.boot_footprint_kib + (pg.workload_user_kib or 0) + pg.workload_kernel_kib
@@ -355,7 +411,8 @@ def _reserve_problem(host: HostSpec, budget: NodeBudget, k: int) -> tuple[str, s
             f"kernel and hypervisor reserve leave on {where}, with room for the guests' overhead; "
             f"found {format_kib(huge_kib)}"
         )
-    key = "node_memory" if "node_memory" in host.key_lines else "memory"
+    ram = ("capacity", "node_capacity") if host.capacity_only else ("memory", "node_memory")
+    key = ram[1] if ram[1] in host.key_lines else ram[0]
     return key, (
         f"expected more memory on {where} than the host kernel ({format_kib(kernel_kib)}) and "
         f"the {host.hypervisor.name} reserve ({format_kib(hyp_kib)}) take; nothing is left for guests"

@@ -9,8 +9,9 @@ from planner.capacity.sizing import GuestKernel, smallest_fitting_kib, usable
 from planner.errors import InfeasibleError, InputError
 from planner.inputs.hostfile import located
 from planner.inputs.specs import GuestRequest, HostFile, Origin
+from planner.kernel.footprint import boot_footprint_kib
 from planner.report.text import count_text
-from planner.results import PerGuest
+from planner.results import FootprintSource, PerGuest
 from planner.units import format_kib
 
 
@@ -47,6 +48,7 @@ def _memory_kib(guest: GuestRequest, index: int, host_file: HostFile) -> int:
         memory_kib = guest.memory_kib
     largest_kib = max(host_file.host.node_memory_kib)
     if memory_kib > largest_kib:
+        _refuse_small_nodes(host_file, memory_kib)
         origin = guest.memory_origin or guest.origin
         raise InputError(
             f"expected a guest no larger than a NUMA node ({format_kib(largest_kib)}); "
@@ -56,6 +58,50 @@ def _memory_kib(guest: GuestRequest, index: int, host_file: HostFile) -> int:
             field=_field(origin, host_file, index, "memory"),
         )
     return memory_kib
+
+
+def boot_footprint(guest: GuestRequest, memory_kib: int) -> tuple[int | None, FootprintSource | None]:
+    """Guest RAM resident on the host once the guest has booted, and where that figure comes from.
+
+    1. ``"profile"``: the profile's measured ``boot_footprint:``, when the guest has the
+       profile's own size and vCPUs (a measurement at one size says nothing about another);
+    2. ``"model"``: the kernel calibration's footprint model at this size and vCPU count
+       (:func:`planner.kernel.footprint.boot_footprint_kib`, fitted on bootlab captures of
+       qemu's resident guest RAM; benchmarks/results/kernel-accuracy.md "Boot footprint");
+    3. ``(None, None)``: neither; the expected scenario then counts the full size.
+    """
+    profile = guest.profile
+    own_size = profile.memory_kib == guest.memory_kib and profile.vcpu_count == guest.vcpu_count
+    if profile.boot_footprint_kib is not None and own_size:
+        return min(profile.boot_footprint_kib, memory_kib), "profile"
+    modelled = boot_footprint_kib(guest.calibration, memory_kib, guest.vcpu_count)
+    if modelled is not None:
+        return modelled, "model"
+    return None, None
+
+
+def _refuse_small_nodes(host_file: HostFile, memory_kib: int) -> None:
+    """Blame the host's nodes, not a guest, when no guest of the host file (of those sized before
+    their kernel is run: ``memory: auto`` ones are not) fits a node: ``numa_nodes: 1000`` splits
+    64 GiB into nodes of 65.5 MiB, smaller than any guest profile shipped."""
+    host = host_file.host
+    sizes = [g.memory_kib for g in host_file.guests if g.memory_kib != "auto"]
+    smallest = min([memory_kib, *(k for k in sizes if isinstance(k, int))])
+    largest_kib = max(host.node_memory_kib)
+    if smallest <= largest_kib:
+        return
+    count = len(host.node_memory_kib)
+    key = next((k for k in ("node_memory", "numa_nodes") if k in host.key_lines), "memory")
+    nodes = f"{count} nodes of {format_kib(largest_kib)}" if count > 1 else "one node"
+    nodes += "" if count > 1 else f" of {format_kib(largest_kib)}"
+    origin = host.origin_of(key)
+    raise InputError(
+        f"expected NUMA nodes that can hold a guest; found {nodes}, smaller than every guest "
+        f"(the smallest is {format_kib(smallest)})",
+        file=origin.file,
+        line=origin.line,
+        field=f"host.{key}",
+    )
 
 
 def size_guest(guest: GuestRequest, index: int, host_file: HostFile) -> PerGuest:
@@ -89,6 +135,7 @@ def size_guest(guest: GuestRequest, index: int, host_file: HostFile) -> PerGuest
             field=_field(wl.origin, host_file, index, "workload"),
         )
     overhead = guest.hypervisor.host_overhead_kib(memory_kib, guest.vcpu_count)
+    footprint_kib, footprint_source = boot_footprint(guest, memory_kib)
     return PerGuest(
         name=guest.name,
         profile=guest.profile.name,
@@ -99,13 +146,14 @@ def size_guest(guest: GuestRequest, index: int, host_file: HostFile) -> PerGuest
         vcpu_count=guest.vcpu_count,
         hugepages=guest.hugepages,
         host_overhead_kib=overhead,
-        host_cost_kib=memory_kib + overhead,
+        host_cost_kib=guest.hypervisor.host_cost_kib(memory_kib, guest.vcpu_count),
         guest_kernel_kib=p.kernel_kib,
         mem_available_kib=p.mem_available_kib,
         workload_user_kib=wl.user_memory_kib if wl else None,
         workload_kernel_kib=at.workload_kernel_kib,
         user_available_kib=at.user_available_kib,
-        boot_footprint_kib=guest.profile.boot_footprint_kib,
+        boot_footprint_kib=footprint_kib,
+        boot_footprint_source=footprint_source,
         kernel_breakdown_kib=dict(p.breakdown_kib),
         min_count=guest.min_count,
         max_count=guest.max_count,

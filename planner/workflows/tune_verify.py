@@ -23,7 +23,8 @@ from planner.results.tune import BootRow, GuestVerification, KernelTuning, TuneR
 from planner.units import KIB_PER_MIB
 
 if TYPE_CHECKING:  # the boot lab is imported when something boots (planner tune starts fast)
-    from planner.bootlab.campaign import Accel, BootRecord
+    from planner.bootlab.boots import BootRecord
+    from planner.bootlab.lab import Accel
 
 #: what --accel takes (as bootlab)
 ACCELS = ("auto", "tcg", "kvm")
