@@ -20,12 +20,14 @@ from planner.results import (
     ProfileListing,
 )
 from planner.results.fleet import FleetResult
+from planner.results.tune import TuneReport
 from planner.workflows.analyze import CHECK_DEFAULT_VCPU_RATIO, CheckProfile, CheckSettings, analyze_host
 from planner.workflows.catalog import host_schema, profiles
 from planner.workflows.check import check
 from planner.workflows.fit import fit, fit_capacity
 from planner.workflows.fleet import fleet
 from planner.workflows.kernel import calibrate_logs, predict_guest
+from planner.workflows.tune import tune
 
 __all__ = [
     "AUTO_STEP_KIB",
@@ -44,6 +46,7 @@ __all__ = [
     "PlanResult",
     "PredictResult",
     "ProfileListing",
+    "TuneReport",
     "analyze_host",
     "calibrate_logs",
     "check",
@@ -53,4 +56,5 @@ __all__ = [
     "host_schema",
     "predict_guest",
     "profiles",
+    "tune",
 ]

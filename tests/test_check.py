@@ -377,3 +377,18 @@ def test_a_profile_for_another_hypervisor_is_refused_as_fit_refuses_it() -> None
     # a profile the host's hypervisor runs still gets its headroom
     (host,) = api.check([uri("host-mixed.xml")], profiles=["kvm-cloud-128mib"]).hosts
     assert host.ok and host.headroom["kvm-cloud-128mib"] > 0
+
+
+def test_inputs_list_a_hypervisor_profile_given_by_path(tmp_path: Path) -> None:
+    """A host file's hypervisor given by path is listed with its own file, as ``planner fit`` does."""
+    shipped = Path(__file__).parent.parent / "profiles" / "hypervisors" / "kvm-qemu.yaml"
+    (tmp_path / "local-kvm.yaml").write_text(shipped.read_text() + "# a local copy\n")
+    host = tmp_path / "host.yaml"
+    host.write_text(
+        (DATA / "host-mixed-two-nodes.yaml")
+        .read_text()
+        .replace("hypervisor: kvm-qemu", "hypervisor: local-kvm.yaml")
+    )
+    result = api.check([uri("host-mixed.xml")], host_path=host)
+    listed = [(f.role, f.path) for f in result.input_files if f.role.startswith("hypervisor profile")]
+    assert listed == [("hypervisor profile kvm-qemu", str(tmp_path / "local-kvm.yaml"))]

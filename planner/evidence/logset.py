@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from planner.errors import EvidenceError, InputError
-from planner.evidence.bundle import MANIFEST_NAME, load_evidence
+from planner.evidence.bundle import load_evidence
+from planner.evidence.manifest import MANIFEST_NAME
 from planner.evidence.records import Evidence
 
 

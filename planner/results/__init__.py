@@ -5,12 +5,20 @@ and profiles used, the input files with their sha256), so :mod:`planner.report` 
 an input again, runs the kernel model or solves. :mod:`.fit` (``planner fit``),
 :mod:`.check` (``planner check``), :mod:`.kernel` (``predict``, ``calibrate``, ``profiles``),
 :mod:`.bootlab` (``bootlab``; import it from there, so that the other commands do not load
-the boot lab).
+the boot lab), :mod:`.tune` (``tune``).
 """
 
 from planner.results.check import CheckDomain, CheckNode, CheckResult, HostCheck
 from planner.results.common import InputFile
-from planner.results.fit import FitResult, FootprintSource, NodeResult, PerGuest, PlanResult, SweepPoint
+from planner.results.fit import (
+    FitResult,
+    FootprintSource,
+    HypervisorParameter,
+    NodeResult,
+    PerGuest,
+    PlanResult,
+    SweepPoint,
+)
 from planner.results.kernel import CalibrateResult, PredictResult, ProfileListing
 
 __all__ = [
@@ -21,6 +29,7 @@ __all__ = [
     "FitResult",
     "FootprintSource",
     "HostCheck",
+    "HypervisorParameter",
     "InputFile",
     "NodeResult",
     "PerGuest",

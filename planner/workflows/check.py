@@ -18,7 +18,7 @@ from planner.capacity.sizing import GuestKernel, smallest_fitting_kib
 from planner.errors import InfeasibleError, InputError, PlannerError
 from planner.inputs.calibrations import load_calibration
 from planner.inputs.hostfile import load_host_file
-from planner.inputs.profiles import load_guest_profile, load_hypervisor_profile, shipped_profile_file
+from planner.inputs.profiles import load_guest_profile, load_hypervisor_profile
 from planner.inputs.specs import GuestProfile, HostSpec
 from planner.inputs.yaml import source_name
 from planner.results import CheckResult, HostCheck, InputFile
@@ -212,7 +212,7 @@ def _input_files(
     hypervisors: dict[str, str | None] = {}
     for h in hosts:
         for hv in h.hypervisor_profiles:
-            hypervisors.setdefault(hv.name, hv.path or shipped_profile_file("hypervisors", hv.name))
+            hypervisors.setdefault(hv.name, hv.path)
         files += [(f"kernel calibration {cal.name}", cal.path) for cal in h.calibrations]
     files += [(f"guest profile {p.name}", p.origin.file) for p in guest_profiles.values()]
     files += [(f"hypervisor profile {name}", path) for name, path in hypervisors.items()]

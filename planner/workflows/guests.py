@@ -146,7 +146,7 @@ def size_guest(guest: GuestRequest, index: int, host_file: HostFile) -> PerGuest
         vcpu_count=guest.vcpu_count,
         hugepages=guest.hugepages,
         host_overhead_kib=overhead,
-        host_cost_kib=memory_kib + overhead,
+        host_cost_kib=guest.hypervisor.host_cost_kib(memory_kib, guest.vcpu_count),
         guest_kernel_kib=p.kernel_kib,
         mem_available_kib=p.mem_available_kib,
         workload_user_kib=wl.user_memory_kib if wl else None,
