@@ -59,8 +59,8 @@ USAGE_ERRORS = [
     ),
     (
         ["fitt"],
-        "COMMAND: expected one of bootlab, calibrate, calibrate-host, check, fetch, fit, predict, profiles, "
-        "schema; ",
+        "COMMAND: expected one of bootlab, calibrate, calibrate-host, check, density, fetch, fit, predict, "
+        "profiles, schema; ",
     ),
     (
         ["fit", "a.yaml", "b.yaml"],
