@@ -58,6 +58,7 @@ GUEST_MODULES = (
     "virtio_balloon",
 )
 
+
 class LabUnavailable(Exception):
     """The lab cannot run here; the message says why (the tests skip with it)."""
 

@@ -163,10 +163,14 @@ class MemoryCgroup:
         return parse_keyed(self._read(name)).get("oom_kill", 0)
 
     def limit_hits(self) -> int:
-        """Times the usage hit the limit (v2 ``memory.events`` ``max``, v1 ``memory.failcnt``)."""
+        """Times a charge hit the limit (v2 ``memory.events`` ``max``; v1 ``memory.failcnt`` plus
+        ``memory.memsw.failcnt``: with both limits equal, the memory+swap counter is charged
+        first and takes the failures, ``mm/memcontrol.c try_charge_memcg()`` @ v6.1).
+        Informational only: a 6.18 kernel with v1 counted none while the OOM killer struck."""
         if self.version == 2:
             return parse_keyed(self._read("memory.events")).get("max", 0)
-        return int(self._read("memory.failcnt"))
+        memsw = int(self._read("memory.memsw.failcnt")) if self._has("memory.memsw.failcnt") else 0
+        return int(self._read("memory.failcnt")) + memsw
 
     def stat_kib(self) -> tuple[int, int]:
         """(anonymous, file) memory charged to the group. [KiB]"""

@@ -262,7 +262,7 @@ class _Guest:
 
 
 @contextlib.contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
+def terminate_as_interrupt() -> Iterator[None]:
     """SIGTERM/SIGHUP raise KeyboardInterrupt in the main thread, so the guests get killed."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -393,7 +393,7 @@ def run_density(
     tell = progress or (lambda event: None)
     argv = guest_argv(lab, settings)
     load_start = os.getloadavg()
-    with _terminate_as_interrupt(), memory_cgroup(settings.limit_kib) as group:
+    with terminate_as_interrupt(), memory_cgroup(settings.limit_kib) as group:
         run = _Run(argv, group, out_dir, settings.memory_kib)
         try:
             reason = _add_guests(run, settings, tell)

@@ -15,16 +15,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from planner.bootlab.density import DensityEvent, DensitySettings, guest_argv, prepare_idle_lab, run_density
+from planner.bootlab.density import (
+    DensityEvent,
+    DensitySettings,
+    guest_argv,
+    prepare_idle_lab,
+    run_density,
+    terminate_as_interrupt,
+)
 from planner.bootlab.fetch import make_dir
 from planner.bootlab.tune import kernel_package
-from planner.capacity.sizing import GuestKernel, smallest_fitting_kib
+from planner.capacity.sizing import GuestKernel, smallest_fitting_kib, usable
 from planner.errors import InfeasibleError, InputError
 from planner.evidence.meminfo import parse_meminfo
 from planner.hypervisors import HypervisorProfile
 from planner.inputs.calibrations import load_calibration
 from planner.inputs.profiles import load_guest_profile, load_hypervisor_profile
 from planner.inputs.specs import GuestProfile
+from planner.kernel.calibration import Calibration
+from planner.kernel.model import workload_kernel_kib
 from planner.results.density import DensityResult
 from planner.units import KIB_PER_MIB, format_kib, parse_size_kib
 from planner.workflows.density_fit import fit_counts_for_limit
@@ -125,6 +134,25 @@ def _guest_memory_kib(profile: GuestProfile, request: DensityRequest) -> int:
     return found
 
 
+def _check_tmpfs_fits(
+    profile: GuestProfile, calibration: Calibration, memory_kib: int, tmpfs_kib: int
+) -> None:
+    """Refuse tmpfs data the guest has no room for (the kernel model's MemAvailable less the
+    page tables the data needs, :func:`planner.capacity.sizing.usable`): the guest would fail
+    to write it, or its OOM killer would kill /init and panic it."""
+    if not tmpfs_kib:
+        return
+    guest = GuestKernel(calibration, profile.vcpu_count, profile.cmdline, profile.machine)
+    room_kib = usable(guest, memory_kib, "ignore").prediction.mem_available_kib
+    room_kib -= workload_kernel_kib(calibration, tmpfs_kib, 0)
+    if tmpfs_kib > room_kib:
+        raise InputError(
+            f"expected at most {format_kib(max(room_kib, 0))}, what a {format_kib(memory_kib)} "
+            f"{calibration.name} guest leaves usable; found {format_kib(tmpfs_kib)}",
+            field="--workload-tmpfs",
+        )
+
+
 def _hypervisor(profile: GuestProfile, accel: str) -> HypervisorProfile:
     """The hypervisor profile whose per-guest overhead applies to a qemu under ``accel``."""
     name = HYPERVISOR_FOR_ACCEL[accel]
@@ -159,7 +187,20 @@ def run_density_profile(
             f"{calibration.name} boots in; found {format_kib(memory_kib)}",
             field="--memory",
         )
+    _check_tmpfs_fits(profile, calibration, memory_kib, request.tmpfs_kib)
     _hypervisor(profile, "tcg")  # refuses a profile for another stack before anything boots
+    with terminate_as_interrupt():  # from the KVM probe boot on, SIGTERM/SIGHUP kill every qemu
+        return _boot(request, profile, calibration, memory_kib, progress)
+
+
+def _boot(
+    request: DensityRequest,
+    profile: GuestProfile,
+    calibration: Calibration,
+    memory_kib: int,
+    progress: Callable[[DensityEvent], None] | None,
+) -> DensityResult:
+    """Prepare the lab (kernel, idle initramfs, accelerator), compute fit's counts, boot."""
     lab = prepare_idle_lab(
         kernel_package(calibration), accel=request.accel, machine=profile.machine, cmdline=profile.cmdline
     )
