@@ -26,6 +26,8 @@ from planner.workflows.density import density_request, run_density_profile
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "density"
 TABLE = ROOT / "benchmarks" / "results" / "density.md"
+#: the hand-written part of density.md, kept when the table is rebuilt
+NOTES = "\n## What the runs show\n"
 
 #: name -> (profile, limit, --memory, --workload-tmpfs, the issue's reference count)
 CASES: dict[str, tuple[str, str, str | None, str | None, int]] = {
@@ -92,7 +94,8 @@ def write_table() -> None:
         marginal = d["marginal_costs_kib"][1:] or d["marginal_costs_kib"]
         la = f"{run['load_average_start'][0]:.1f} -> {run['load_average_end'][0]:.1f}"
         rows.append(
-            f"| `{d['command']}` | {d['reference']} | **{d['booted']}** | {fit['guaranteed_count']} | "
+            f"| `{d['command']}` | {d['reference']} | **{d['booted']}** | {run['stable_count']} | "
+            f"{fit['guaranteed_count']} | "
             f"{fit['expected_count']} | {_mib(d['per_guest_cost_kib'])} | "
             f"{_mib(min(marginal)) if marginal else '-'}..{_mib(max(marginal)) if marginal else '-'} | "
             f"{_mib(fit['guaranteed_demand_kib'])} / {_mib(fit['expected_demand_kib'])} | "
@@ -108,15 +111,17 @@ def write_table() -> None:
             f"kernel {d['lab']['kernel']['package']} {d['lab']['kernel']['version']}"
         )
     head = (
-        "| command | reference | booted | guaranteed | expected | cost/guest MiB | marginal MiB | "
-        "fit demand G / E MiB | RSS / guest RAM / beyond MiB | stop (OOM kills) | load avg | wall | date |"
+        "| command | reference | booted | held before | guaranteed | expected | cost/guest MiB | "
+        "marginal MiB | fit demand G / E MiB | RSS / guest RAM / beyond MiB | stop (OOM kills) | "
+        "load avg | wall | date |"
     )
     text = [
         "# Guest density in a memory-capped cgroup",
         "",
         "Made by `.venv/bin/python benchmarks/bench_density.py [--case NAME] --write` (each row: the "
         "`planner density` command it equals); per-case JSON, text and console logs in "
-        "`benchmarks/results/density/`. booted = guests up after the hold; guaranteed / expected = fit's "
+        "`benchmarks/results/density/`. booted = guests up after the hold; held before = guests up before "
+        "the guest whose boot made the OOM killer strike was started; guaranteed / expected = fit's "
         "counts for the same limit; cost/guest = cgroup usage at the last count that held / that count; "
         "RSS / guest RAM / beyond = qemu's VmRSS, its guest-RAM mapping's Rss, and the difference, "
         "means at that count. Goal: guaranteed <= booted always, expected = booted.",
@@ -128,7 +133,9 @@ def write_table() -> None:
         *rows,
         "",
     ]
-    TABLE.write_text("\n".join(text))
+    kept = TABLE.read_text().split(NOTES, 1) if TABLE.is_file() else []
+    notes = NOTES + kept[1] if len(kept) == 2 else ""
+    TABLE.write_text("\n".join(text) + notes)
     print(f"wrote {TABLE}")
 
 

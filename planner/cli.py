@@ -210,11 +210,15 @@ def density(
     Guests (the profile's kernel, an idle busybox initramfs, qemu started directly) are added
     one at a time, each once the one before printed IDLE-READY, until the cgroup counts an OOM
     kill, a qemu exits or a boot times out; the survivors are held --hold seconds and counted.
-    Printed beside: fit's guaranteed count (full guest RAM + the hypervisor's overhead per
-    guest) and expected count (boot footprint + workload + overhead) for the same limit, the
-    per-guest cost (cgroup usage / guests), and where and why the counts disagree.
-    Uses cgroup v2 where the memory controller is there, else v1; needs root. The limit may
-    be at most 75 % of the host's MemAvailable. Exit 1 if the guaranteed count did not boot.
+
+    Printed: each guest's boot time, qemu RSS, resident guest RAM and the cgroup's usage; the
+    per-guest cost (usage / guests) beside fit's guaranteed count (full guest RAM + the
+    hypervisor's per-guest overhead) and expected count (boot footprint + workload + overhead)
+    for the same limit, and where and why they disagree.
+
+    Uses cgroup v2 where the memory controller is there, else v1 (as root). The limit may be
+    at most 75 % of the host's MemAvailable. Exit 1 if fit's guaranteed count did not stay up.
+
     Example: planner density kvm-cloud-128mib --limit 1536MiB --accel tcg
     """
     import contextlib

@@ -5,8 +5,9 @@ Each guest is a qemu started directly (no libvirt) with the bootlab's command
 cgroup (:mod:`.cgroup`) before it allocates guest RAM. The next guest starts once the
 previous one printed ``IDLE-READY`` and settled; the first sign of trouble stops the adding:
 the cgroup's OOM-kill count rising, a qemu exiting (the OOM killer's SIGKILL, or a guest
-panic with ``panic=-1 -no-reboot``), or a boot that does not finish in time. Then the
-survivors are held for ``hold_s`` and counted. Every qemu runs in its own process group and
+panic with ``panic=-1 -no-reboot``), or a boot that does not finish in time. A guest still
+booting then may finish (the OOM killer's victim is often an older guest, whose memory it
+frees), then the survivors are held for ``hold_s`` and counted. Every qemu runs in its own process group and
 is killed (SIGKILL to the group) on return, on error, on Ctrl-C and on SIGTERM/SIGHUP, and
 the cgroup is removed after them.
 """
@@ -115,7 +116,7 @@ class DensityRun:
     swap_limited: bool
     guests: tuple[GuestBoot, ...]
     stop_reason: StopReason
-    stopped_s: float  #: when the adding stopped (the hold began)
+    stopped_s: float  #: when the adding stopped (the hold began once every guest left was up)
     hold_s: float
     oom_kills: int  #: counted by the cgroup over the run
     limit_hits: int  #: v1 failcnt, v2 memory.events max
@@ -363,6 +364,16 @@ def _add_guests(run: _Run, settings: DensitySettings, progress: Callable[[Densit
     return "max-guests"
 
 
+def _finish_boots(run: _Run, timeout_s: float) -> None:
+    """Wait until every guest still running is up (the one booting when the OOM killer struck
+    may still come up once a victim's memory is free), for at most ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    run.poll()
+    while any(g.ready_s is None and g.ended_s is None for g in run.guests) and time.monotonic() < deadline:
+        time.sleep(POLL_S)
+        run.poll()
+
+
 def _hold(run: _Run, hold_s: float, progress: Callable[[DensityEvent], None]) -> None:
     """Keep watching the guests for ``hold_s`` seconds."""
     start = time.monotonic()
@@ -398,8 +409,9 @@ def run_density(
         try:
             reason = _add_guests(run, settings, tell)
             stopped_s = run.now()
-            text = f"stopped: {STOP_REASONS[reason]}; holding {settings.hold_s:g} s"
-            tell(DensityEvent("stop", run.up(), text))
+            text = f"stopped: {STOP_REASONS[reason]}; the guests still booting may finish, then a hold of"
+            tell(DensityEvent("stop", run.up(), f"{text} {settings.hold_s:g} s"))
+            _finish_boots(run, settings.boot_timeout_s)
             _hold(run, settings.hold_s, tell)
             anon_kib, file_kib = group.stat_kib()
             return DensityRun(

@@ -437,28 +437,25 @@ def _disagreements(result: DensityResult) -> list[str]:
     else:
         side = "<" if fit.expected_count < booted else ">"
         lines.append(f"expected {fit.expected_count} {side} booted {booted}")
-    if m is None or (fit.expected_count == booted and fit.guaranteed_count <= booted):
+    if m is None:
         return lines
-    lines.append(
-        f"  per guest: expected {_mib(fit.expected_demand_kib)} MiB modelled against {_mib(m.cgroup_kib)} "
-        f"measured ({limit // fit.expected_demand_kib} and {int(limit // m.cgroup_kib)} fit in "
-        f"{format_kib(limit)} at those costs)"
-    )
+    rows = [["per guest (MiB)", "measured", "fit expected", "difference"]]
+
+    def row(label: str, measured: float, modelled: float) -> None:
+        rows.append([label, _mib(measured), _mib(modelled), f"{(measured - modelled) / KIB_PER_MIB:+.1f}"])
+
     if m.guest_ram_kib is not None:
+        row("guest RAM resident", m.guest_ram_kib, fit.expected_resident_kib)
+        row("qemu beyond guest RAM", m.cgroup_kib - m.guest_ram_kib, fit.host_overhead_kib)
+    row("cgroup cost", m.cgroup_kib, fit.expected_demand_kib)
+    rows.append(["guests in the limit", str(int(limit // m.cgroup_kib)), str(fit.expected_count), ""])
+    lines += ["", *_table(rows)]
+    lines.append(f"  guest RAM modelled: {fit.footprint_source}; overhead: the {fit.hypervisor} profile")
+    if m.rss_kib is not None and m.beyond_guest_ram_kib is not None:
         lines.append(
-            f"  guest RAM resident: {_mib(m.guest_ram_kib)} measured, {_mib(fit.expected_resident_kib)} "
-            f"modelled ({fit.footprint_source}; {_mib(m.guest_ram_kib - fit.expected_resident_kib)})"
-        )
-    if m.beyond_guest_ram_kib is not None:
-        beyond = m.beyond_guest_ram_kib
-        lines.append(
-            f"  qemu beyond guest RAM: {_mib(beyond)} RSS measured, {_mib(fit.host_overhead_kib)} in "
-            f"{fit.hypervisor} ({_mib(beyond - fit.host_overhead_kib)})"
-        )
-    if m.rss_kib is not None:
-        lines.append(
-            f"  the cgroup charged {_mib(m.rss_kib - m.cgroup_kib)} MiB per guest less than qemu's RSS "
-            "(file pages, e.g. qemu's shared libraries, are charged once, to the cgroup that read them first)"
+            f"  qemu's RSS beyond guest RAM is {_mib(m.beyond_guest_ram_kib)} MiB; the cgroup was charged "
+            f"{_mib(m.rss_kib - m.cgroup_kib)} MiB less per guest (file pages such as qemu's shared "
+            "libraries are charged once, to the cgroup that read them first)"
         )
     return lines
 
@@ -482,7 +479,8 @@ def density_text(result: DensityResult) -> str:
         f"stopped after {count_text(len(run.guests), 'guest')}: {result.stop_reason_text}; "
         f"{count_text(run.oom_kills, 'OOM kill')}; held {run.hold_s:g} s; peak {_opt_mib(run.peak_kib)} MiB",
         f"booted {result.booted}, guaranteed {fit.guaranteed_count}, expected {fit.expected_count} "
-        f"(guests up after the hold; fit's counts for {format_kib(run.limit_kib)})",
+        f"(booted: guests up after the hold, {run.stable_count} were up before guest "
+        f"{run.stable_count + 1} started; fit's counts for {format_kib(run.limit_kib)})",
     ]
     cost = result.per_guest_cost_kib
     if cost is not None:
