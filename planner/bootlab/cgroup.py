@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -288,4 +289,5 @@ def memory_cgroup(limit_kib: int, name: str | None = None) -> Iterator[MemoryCgr
     try:
         yield group
     finally:
-        group.remove()
+        if not group.remove():
+            warnings.warn(f"{group.path} was left in place: it still holds processes", stacklevel=2)

@@ -333,8 +333,13 @@ class _Run:
         return sum(g.ready_s is not None and g.ended_s is None for g in self.guests)
 
     def kill_all(self) -> None:
+        """Kill every guest, and anything else left in the cgroup (a qemu started just as an
+        interrupt came, before it was tracked)."""
         for guest in self.guests:
             guest.kill()
+        for pid in self.group.pids():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def _add_guests(run: _Run, settings: DensitySettings, progress: Callable[[DensityEvent], None]) -> StopReason:

@@ -101,14 +101,19 @@ def kernel_modules(package_root: Path, release: str, names: Sequence[str]) -> di
 def cached_idle_initramfs(
     busybox_path: Path, cache: Path, arch: str, modules: Mapping[str, bytes] | None = None
 ) -> Path:
-    """Build (once) and cache the idle initramfs; its name carries the hash of its contents."""
-    data = idle_initramfs(busybox_path.read_bytes(), modules)
-    key = hashlib.sha256(data).hexdigest()[:16]
-    path = cache / "initramfs" / f"idle-{arch}-{key}.cpio.gz"
+    """Build (once) and cache the idle initramfs; its name carries a hash of what goes in it
+    (busybox, ``/init``, each module), so a changed input makes a new image."""
+    busybox = busybox_path.read_bytes()
+    modules = modules or {}
+    digest = hashlib.sha256(busybox)
+    digest.update(idle_init_script(list(modules)))
+    for name, data in modules.items():
+        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    path = cache / "initramfs" / f"idle-{arch}-{digest.hexdigest()[:16]}.cpio.gz"
     if path.is_file():
         return path
     make_dir(path.parent, field="PLANNER_CACHE")
-    return write_atomic(path, data)
+    return write_atomic(path, idle_initramfs(busybox, modules))
 
 
 def tmpfs_cmdline(tmpfs_mib: int) -> str:
