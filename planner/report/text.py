@@ -468,6 +468,12 @@ def density_text(result: DensityResult) -> str:
     swap = ", swap kept out" if run.swap_limited else ""
     kernel = lab.kernel
     la0, la1 = run.load_average_start[0], run.load_average_end[0]
+    n = run.stable_count
+    before = (
+        ""
+        if run.stop_reason == "max-guests"
+        else f", {count_text(n, 'guest')} up before guest {n + 1} started"
+    )
     lines = [
         f"{result.profile}: {format_kib(result.memory_kib)} guests, {count_text(result.vcpu_count, 'vCPU')}"
         f"{tmpfs}, in a {format_kib(run.limit_kib)} memory cgroup (v{run.cgroup_version}{swap})",
@@ -479,8 +485,7 @@ def density_text(result: DensityResult) -> str:
         f"stopped after {count_text(len(run.guests), 'guest')}: {result.stop_reason_text}; "
         f"{count_text(run.oom_kills, 'OOM kill')}; held {run.hold_s:g} s; peak {_opt_mib(run.peak_kib)} MiB",
         f"booted {result.booted}, guaranteed {fit.guaranteed_count}, expected {fit.expected_count} "
-        f"(booted: guests up after the hold, {run.stable_count} were up before guest "
-        f"{run.stable_count + 1} started; fit's counts for {format_kib(run.limit_kib)})",
+        f"(booted: guests up after the hold{before}; fit's counts for {format_kib(run.limit_kib)})",
     ]
     cost = result.per_guest_cost_kib
     if cost is not None:
