@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from planner.report.text import density_text
+from planner.report.density import density_text
 from planner.workflows.density import density_request, run_density_profile
 
 ROOT = Path(__file__).resolve().parents[1]

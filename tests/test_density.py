@@ -20,11 +20,9 @@ from typer.testing import CliRunner
 from planner.bootlab import cgroup, fetch, idle, qemu
 from planner.bootlab.cgroup import CgroupUnavailableError, create_memory_cgroup
 from planner.cli import app
-from planner.inputs.calibrations import load_calibration
 from planner.inputs.profiles import load_guest_profile, load_hypervisor_profile
-from planner.report.text import density_text
-from planner.workflows.density import density_request, run_density_profile
-from planner.workflows.density_fit import fit_counts_for_limit
+from planner.report.density import density_text
+from planner.workflows.density import density_request, fit_counts, run_density_profile
 
 MIB = 1024
 runner = CliRunner()
@@ -139,32 +137,34 @@ def test_idle_initramfs_holds_init_and_modules_in_order(tmp_path: Path) -> None:
 
 # --- fit's counts for a limit ----------------------------------------------------------------------
 @pytest.mark.parametrize(
-    ("profile", "memory_mib", "limit_mib", "tmpfs_mib", "guaranteed", "expected"),
+    ("profile", "memory", "limit_mib", "tmpfs", "guaranteed", "expected", "source"),
     [
-        # 1536 / (128 + 94.7 qemu-tcg) = 6.9; 1536 / (120.0 modelled footprint + 94.7) = 7.2
-        ("kvm-cloud-128mib", 128, 1536, 0, 6, 7),
-        # 2048 / (256 + 95.0) = 5.8; 2048 / (122.2 + 95.0) = 9.4
-        ("kvm-cloud-256mib", 256, 2048, 0, 5, 9),
-        # a 96 MiB guest's footprint is capped at its size: both 1024 / 190.6 = 5.4
-        ("kvm-cloud-128mib", 96, 1024, 0, 5, 5),
-        # 120.0 + 32 MiB + its page tables is over 128 MiB: capped, both 6
-        ("kvm-cloud-128mib", 128, 1536, 32, 6, 6),
+        # 1536 / (128 + 94.7 qemu-tcg) = 6.9; 1536 / (114 measured footprint + 94.7) = 7.4
+        ("kvm-cloud-128mib", None, 1536, None, 6, 7, "profile"),
+        # 2048 / (256 + 95.0) = 5.8; 2048 / (120 measured footprint + 95.0) = 9.5
+        ("kvm-cloud-256mib", None, 2048, None, 5, 9, "profile"),
+        # not the profile's size: the kernel model's footprint, capped at 96 MiB: 1024 / 190.6 = 5.4
+        ("kvm-cloud-128mib", "96MiB", 1024, None, 5, 5, "model"),
+        # 114 + 32 MiB of data + its page tables is over 128 MiB: capped, both 1536 / 222.7 = 6.9
+        ("kvm-cloud-128mib", None, 1536, "32MiB", 6, 6, "profile"),
     ],
 )
 def test_fit_counts_for_the_reference_limits(
-    profile: str, memory_mib: int, limit_mib: int, tmpfs_mib: int, guaranteed: int, expected: int
-) -> None:
+    profile: str, memory: str | None, limit_mib: int, tmpfs: str | None, guaranteed: int, expected: int,
+    source: str,
+) -> None:  # fmt: skip
+    request = density_request(profile, limit=f"{limit_mib}MiB", memory=memory, workload_tmpfs=tmpfs)
     p = load_guest_profile(profile)
+    memory_kib = request.memory_kib or int(p.memory_kib)
     tcg = load_hypervisor_profile("qemu-tcg")
-    fit = fit_counts_for_limit(
-        p, load_calibration(p.kernel), tcg, memory_kib=memory_mib * MIB, vcpu_count=1,
-        limit_kib=limit_mib * MIB, workload_user_kib=tmpfs_mib * MIB,
-    )  # fmt: skip
-    assert (fit.guaranteed_count, fit.expected_count) == (guaranteed, expected)
-    assert fit.guaranteed_demand_kib == memory_mib * MIB + tcg.host_overhead_kib(memory_mib * MIB, 1)
-    assert fit.expected_resident_kib <= memory_mib * MIB
+    fit = fit_counts(request, p, tcg, memory_kib)
+    assert (fit.guaranteed_count, fit.expected_count, fit.footprint_source) == (guaranteed, expected, source)
+    assert fit.guaranteed_demand_kib == memory_kib + tcg.host_overhead_kib(memory_kib, 1)
+    assert fit.expected_resident_kib <= memory_kib
     assert fit.guaranteed_count * fit.guaranteed_demand_kib <= limit_mib * MIB
     assert (fit.guaranteed_count + 1) * fit.guaranteed_demand_kib > limit_mib * MIB
+    assert fit.expected_count * fit.expected_demand_kib <= limit_mib * MIB
+    assert (fit.expected_count + 1) * fit.expected_demand_kib > limit_mib * MIB
 
 
 # --- the command's errors --------------------------------------------------------------------------

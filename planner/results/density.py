@@ -15,7 +15,8 @@ from planner.bootlab.density import STOP_REASONS, DensityRun, GuestBoot, IdleLab
 
 @dataclass(frozen=True)
 class DensityFit:
-    """fit's counts for a host whose only capacity is the cgroup's limit. [KiB]
+    """fit's counts for a capacity-only host of the cgroup's limit (no host kernel, no
+    hypervisor reserve; ``planner.workflows.fit.fit_capacity``). [KiB]
 
     ``guaranteed``: every guest's full RAM resident plus the hypervisor's per-guest overhead;
     ``expected``: its boot footprint plus its workload (capped at its RAM) plus that overhead.
@@ -26,15 +27,15 @@ class DensityFit:
     guaranteed_demand_kib: int
     guaranteed_count: int
     boot_footprint_kib: int | None  #: guest RAM resident after boot; None: none known
-    footprint_source: str
+    footprint_source: str | None  #: "profile" (measured), "model" (kernel calibration), None
     workload_kib: int  #: the workload's memory and what it makes the guest kernel spend
     expected_resident_kib: int
     expected_demand_kib: int
     expected_count: int
-    method: str  #: how the counts were made (a stand-in until fit takes capacity-only hosts)
+    notes: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return asdict(self) | {"notes": list(self.notes)}
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,8 @@ killer strikes, hold, count the survivors, beside fit's guaranteed and expected 
 
 :func:`density_request` checks the options before anything boots; :func:`run_density_profile`
 resolves the profile (its kernel calibration -> the Debian kernel package to boot, its size,
-vCPUs, machine and command line), computes fit's counts (:mod:`.density_fit`), and runs the
-boots (:mod:`planner.bootlab.density`).
+vCPUs, machine and command line), computes fit's counts for the limit (:func:`fit_counts`,
+a capacity-only host), and runs the boots (:mod:`planner.bootlab.density`).
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ from planner.inputs.profiles import load_guest_profile, load_hypervisor_profile
 from planner.inputs.specs import GuestProfile
 from planner.kernel.calibration import Calibration
 from planner.kernel.model import workload_kernel_kib
-from planner.results.density import DensityResult
+from planner.results.density import DensityFit, DensityResult
 from planner.units import KIB_PER_MIB, format_kib, parse_size_kib
-from planner.workflows.density_fit import fit_counts_for_limit
+from planner.workflows.fit import fit_capacity
 
 #: the largest --limit allowed, as a share of the host's MemAvailable: the cgroup must run out
 #: of memory, not the host (its OOM killer would pick any process on the machine)
@@ -205,10 +205,7 @@ def _boot(
         kernel_package(calibration), accel=request.accel, machine=profile.machine, cmdline=profile.cmdline
     )
     hypervisor = _hypervisor(profile, lab.accel)
-    fit = fit_counts_for_limit(
-        profile, calibration, hypervisor, memory_kib=memory_kib, vcpu_count=profile.vcpu_count,
-        limit_kib=request.limit_kib, workload_user_kib=request.tmpfs_kib,
-    )  # fmt: skip
+    fit = fit_counts(request, profile, hypervisor, memory_kib)
     settings = DensitySettings(
         memory_kib=memory_kib, vcpu_count=profile.vcpu_count, limit_kib=request.limit_kib,
         tmpfs_mib=request.tmpfs_kib // KIB_PER_MIB, hold_s=request.hold_s, max_guests=request.max_guests,
@@ -231,6 +228,42 @@ def _boot(
         run=run,
         fit=fit,
         logs_dir=str(request.output) if request.output is not None else None,
+    )
+
+
+def fit_counts(
+    request: DensityRequest, profile: GuestProfile, hypervisor: HypervisorProfile, memory_kib: int
+) -> DensityFit:
+    """fit's guaranteed and expected counts for the run: the profile's guests, at the size and
+    with the tmpfs workload they boot with, on a capacity-only host of the cgroup's limit
+    (:func:`planner.workflows.fit.fit_capacity`: no host kernel, no hypervisor reserve, each
+    guest's overhead from ``hypervisor``, vCPUs never bind)."""
+    result = fit_capacity(
+        request.profile, request.limit_kib, hypervisor=hypervisor.name, memory_kib=memory_kib,
+        vcpu_count=profile.vcpu_count, workload_user_kib=request.tmpfs_kib or None,
+    )  # fmt: skip
+    pg = next(iter(result.per_guest.values()))
+    expected = result.scenario
+    assert expected is not None  # fit_capacity always plans the expected scenario
+    resident_kib = expected.resident_kib[pg.name]
+    notes = list(result.notes)
+    if profile.workload is not None and not request.tmpfs_kib:
+        notes.append(
+            f"the profile's workload ({format_kib(profile.workload.user_memory_kib)}) counts in fit's "
+            "expected count, but the idle guests do not run it: --workload-tmpfs runs one of a size"
+        )
+    return DensityFit(
+        hypervisor=result.hypervisor,
+        host_overhead_kib=pg.host_overhead_kib,
+        guaranteed_demand_kib=pg.guest_memory_kib + pg.host_overhead_kib,
+        guaranteed_count=result.guaranteed.total_guests,
+        boot_footprint_kib=pg.boot_footprint_kib,
+        footprint_source=pg.boot_footprint_source,
+        workload_kib=(pg.workload_user_kib or 0) + pg.workload_kernel_kib,
+        expected_resident_kib=resident_kib,
+        expected_demand_kib=resident_kib + pg.host_overhead_kib,
+        expected_count=expected.total_guests,
+        notes=tuple(notes),
     )
 
 
