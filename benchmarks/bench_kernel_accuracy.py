@@ -29,7 +29,8 @@ from planner.evidence.records import Evidence
 from planner.kernel.calibrate import calibrate
 from planner.kernel.calibration import Calibration
 from planner.kernel.footprint import boot_footprint_kib
-from planner.kernel.model import GuestSpec, predict, reserved_terms
+from planner.kernel.model import GuestSpec, predict
+from planner.kernel.reserved import reserved_terms
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "bootlab"

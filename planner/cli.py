@@ -28,6 +28,7 @@ from planner.cli_support import (
     PlannerGroup,
     emit,
     handle_errors,
+    output_file_checked,
     print_json,
 )
 
@@ -147,7 +148,7 @@ def bootlab(
     """
     import contextlib
 
-    from planner.bootlab.campaign import BootRecord
+    from planner.bootlab.boots import BootRecord
     from planner.report.text import bootlab_text
     from planner.workflows import bootlab as workflow
 
@@ -277,7 +278,13 @@ def calibrate(
     name: Annotated[str, typer.Option("--name", help="Name of the calibration, e.g. debian12-cloud-amd64.")],
     output: Annotated[
         Path | None,
-        typer.Option("-o", "--output", help="Write the calibration YAML here (atomically).", dir_okay=False),
+        typer.Option(
+            "-o",
+            "--output",
+            help="Write the calibration YAML here (atomically; a new file or a regular file in an "
+            "existing directory, never one of the logs).",
+            callback=output_file_checked("--output", "the calibration"),
+        ),
     ] = None,
     description: Annotated[
         str, typer.Option(help="One-line description (default: derived from the logs).")
@@ -349,12 +356,12 @@ def predict(
     Example: planner predict --kernel debian12-cloud-amd64 --memory 128MiB
     """
     from planner.report.text import predict_text
-    from planner.units import parse_size_kib
+    from planner.units import parse_memory_kib
     from planner.workflows.kernel import predict_guest
 
     result = predict_guest(
         kernel,
-        parse_size_kib(memory, field="--memory"),
+        parse_memory_kib(memory, field="--memory"),
         vcpu_count=vcpus,
         possible_cpu_count=possible_cpus,
         cmdline=cmdline,

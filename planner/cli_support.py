@@ -165,18 +165,49 @@ class PlannerGroup(TyperGroup):
 
 
 # --- shared options, defined once -------------------------------------------------------------
-def _output_checked(check: str) -> Callable[[Path | None], Path | None]:
+class MissingExtraError(_click_exceptions().ClickException):  # type: ignore[misc]
+    """An option that needs an optional dependency that is not installed: exit code 3 (a
+    planner error, as ``planner check`` without libvirt-python), not 2: the input is fine."""
+
+    exit_code = 3
+
+
+def _output_checked(check: str, *, html: bool = False) -> Callable[[Path | None], Path | None]:
     """An option callback that refuses an output path the report could not be written to, while
-    the options are read: before any work, and before anything is printed."""
+    the options are read: before any work, and before anything is printed. ``--html`` also
+    needs matplotlib (the ``report`` extra), asked for here rather than after the work."""
+
+    def callback(value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        from planner.errors import InputError, PlannerError
+        from planner.report import charts, render
+
+        if html:
+            try:
+                charts.require_matplotlib()
+            except PlannerError as err:
+                raise MissingExtraError(f"--html: {err}") from None
+        try:
+            return getattr(render, check)(value)  # type: ignore[no-any-return]
+        except InputError as err:
+            raise typer.BadParameter(err.message) from None
+
+    return callback
+
+
+def output_file_checked(option: str, what: str) -> Callable[[Path | None], Path | None]:
+    """An option callback for an output file that is not a report (``calibrate -o``): the same
+    rule (:mod:`planner.files`) while the options are read."""
 
     def callback(value: Path | None) -> Path | None:
         if value is None:
             return None
         from planner.errors import InputError
-        from planner.report import render
+        from planner.files import check_output_file
 
         try:
-            return getattr(render, check)(value)  # type: ignore[no-any-return]
+            return check_output_file(value, option=option, what=what)
         except InputError as err:
             raise typer.BadParameter(err.message) from None
 
@@ -191,7 +222,7 @@ HtmlOption = Annotated[
     typer.Option(
         "--html",
         help="Also write a self-contained HTML report to this file.",
-        callback=_output_checked("check_html_target"),
+        callback=_output_checked("check_html_target", html=True),
     ),
 ]
 CsvOption = Annotated[
@@ -249,14 +280,18 @@ def emit(
     csv: Path | None = None,
 ) -> None:
     """Print a result (its JSON, or its ``text``) and write its report (``fit``, ``predict``,
-    ``check``) as HTML and/or CSV when asked; the files written are named on stderr."""
+    ``check``) as HTML and/or CSV when asked; the files written are named on stderr. The
+    report is rendered and its targets checked (never one of the result's input files)
+    before anything is printed, so a refused target leaves stdout empty."""
+    pending = None
+    if report and (html or csv):
+        from planner import report as reports
+
+        pending = getattr(reports, f"prepare_{report}_report")(result, html=html, csv_dir=csv)
     if json_out:
         print_json(result.to_json())
     else:
         typer.echo(text(result))
-    if report and (html or csv):
-        from planner import report as reports
-
-        writer = getattr(reports, f"write_{report}_report")
-        for path in writer(result, html=html, csv_dir=csv):
+    if pending is not None:
+        for path in pending.write():
             typer.echo(f"wrote {path}", err=True)

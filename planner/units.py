@@ -79,7 +79,9 @@ _UNIT_BYTES: dict[str, int] = {
 _EXPECTED = "expected a size such as 128MiB, 2GiB or 65536k"
 
 
-def parse_size_bytes(text: str | int, *, field: str | None = None, default_unit: str | None = None) -> int:
+def parse_size_bytes(
+    text: str | int, *, field: str | None = None, default_unit: str | None = None, allow_zero: bool = False
+) -> int:
     """Parse a size string into bytes.
 
     Parameters
@@ -90,6 +92,8 @@ def parse_size_bytes(text: str | int, *, field: str | None = None, default_unit:
         Name of the option or key, for the error message.
     default_unit
         Unit of a bare number (``"MiB"``, ``"KiB"`` ...). ``None`` refuses bare numbers.
+    allow_zero
+        Accept a size of 0 (a reserve of ``0MiB``).
 
     Raises
     ------
@@ -109,8 +113,9 @@ def parse_size_bytes(text: str | int, *, field: str | None = None, default_unit:
     if factor is None:
         raise InputError(f"{_EXPECTED}; found {raw!r} (unknown unit {unit!r})", field=field)
     value = float(m.group("num")) if "." in m.group("num") else int(m.group("num"))
-    if value <= 0:
-        raise InputError(f"expected a positive size; found {raw!r}", field=field)
+    if value < 0 or (value == 0 and not allow_zero):
+        least = "0 or more" if allow_zero else "a positive size"
+        raise InputError(f"expected {least} such as 64GiB or 128MiB; found {raw!r}", field=field)
     size_bytes = value * factor
     if size_bytes != int(size_bytes):
         raise InputError(f"expected a whole number of bytes; found {raw!r}", field=field)
@@ -119,12 +124,47 @@ def parse_size_bytes(text: str | int, *, field: str | None = None, default_unit:
     return int(size_bytes)
 
 
-def parse_size_kib(text: str | int, *, field: str | None = None, default_unit: str | None = None) -> int:
+def parse_size_kib(
+    text: str | int, *, field: str | None = None, default_unit: str | None = None, allow_zero: bool = False
+) -> int:
     """Parse a size string into whole KiB (see :func:`parse_size_bytes`)."""
-    size_bytes = parse_size_bytes(text, field=field, default_unit=default_unit)
+    size_bytes = parse_size_bytes(text, field=field, default_unit=default_unit, allow_zero=allow_zero)
     if size_bytes % BYTES_PER_KIB:
         raise InputError(f"expected a whole number of KiB; found {text!r}", field=field)
     return size_bytes // BYTES_PER_KIB
+
+
+#: The most memory accepted anywhere (a host, its nodes, a guest, ``predict --memory``): 4 PiB,
+#: the x86-64 physical address limit (``MAX_PHYSMEM_BITS`` = 52,
+#: arch/x86/include/asm/sparsemem.h @ v6.1). [KiB]
+MAX_MEMORY_KIB = 4 * 1024 * KIB_PER_TIB
+
+
+#: Most CPUs (or vCPUs) accepted anywhere: 8192, the largest ``NR_CPUS`` (``MAXSMP``,
+#: arch/x86/Kconfig @ v6.1).
+MAX_CPU_COUNT = 8192
+
+
+def check_memory_kib(kib: int, *, found: str | None = None, field: str | None = None) -> int:
+    """``kib`` when it is at most :data:`MAX_MEMORY_KIB`; else an error that shows ``found`` (the
+    size as written; default: ``kib`` formatted).
+
+    Raises
+    ------
+    InputError
+        ``expected at most 4PiB (the x86-64 physical address limit); found 1EiB``.
+    """
+    if kib > MAX_MEMORY_KIB:
+        raise InputError(
+            f"expected at most 4PiB (the x86-64 physical address limit); found {found or format_kib(kib)}",
+            field=field,
+        )
+    return kib
+
+
+def parse_memory_kib(text: str, *, field: str | None = None) -> int:
+    """A memory size (:func:`parse_size_kib`) of at most :data:`MAX_MEMORY_KIB` (``--memory``)."""
+    return check_memory_kib(parse_size_kib(text, field=field), found=text.strip(), field=field)
 
 
 def format_kib(kib: int | float) -> str:

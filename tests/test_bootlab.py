@@ -21,11 +21,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from planner.bootlab import campaign, fetch, initramfs, qemu
+from planner.bootlab import campaign, fetch, initramfs, lab, qemu
 from planner.bootlab.image import read_kernel_image
 from planner.cli import app
 from planner.errors import InputError
-from planner.evidence.bundle import DUMP_BEGIN, DUMP_END
+from planner.evidence.capture import DUMP_BEGIN, DUMP_END
 from planner.units import KIB_PER_MIB
 
 DATA = Path(__file__).parent / "data" / "bootlab"
@@ -493,7 +493,7 @@ def test_sigterm_kills_qemu_and_leaves_a_whole_manifest(cloud_kernel: Path, tmp_
 @pytest.mark.qemu
 def test_sigterm_during_the_kvm_probe_kills_the_probe_qemu(cloud_kernel: Path, tmp_path: Path) -> None:
     """The KVM probe boot (``--accel auto``) runs before any boot; SIGTERM then must kill it too."""
-    if not campaign._kvm_usable_here("x86_64"):
+    if not lab._kvm_usable_here("x86_64"):
         pytest.skip("no usable /dev/kvm here: --accel auto runs no KVM probe boot to interrupt")
     kernel = tmp_path / "vmlinuz-copy"
     shutil.copyfile(cloud_kernel, kernel)
@@ -582,18 +582,18 @@ def test_kvm_probe_decides_and_leaves_no_qemu(
     cloud_kernel: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """KVM is used only when the probe boot reaches the dump; a hanging /dev/kvm is killed."""
-    monkeypatch.setattr(campaign, "KVM_PROBE_TIMEOUT_S", 4.0)
+    monkeypatch.setattr(lab, "KVM_PROBE_TIMEOUT_S", 4.0)
     kernel = tmp_path / "vmlinuz-copy"
     shutil.copyfile(cloud_kernel, kernel)
-    lab = campaign.prepare_lab(str(kernel), accel="auto", timeout_s=60)
-    probe = lab.kvm_probe
+    the_lab = lab.prepare_lab(str(kernel), accel="auto", timeout_s=60)
+    probe = the_lab.kvm_probe
     assert _qemu_pids_using(kernel) == []
     if not probe["ran"]:
-        assert lab.accel == "tcg" and "no usable /dev/kvm" in probe["reason"]
+        assert the_lab.accel == "tcg" and "no usable /dev/kvm" in probe["reason"]
     else:
         assert probe["outcome"] in qemu.OUTCOMES
         assert probe["usable"] == (probe["outcome"] == "dump")
-        assert lab.accel == ("kvm" if probe["usable"] else "tcg")
+        assert the_lab.accel == ("kvm" if probe["usable"] else "tcg")
         assert not probe["usable"] or probe["boot_wall_s"] <= 4.5
 
 

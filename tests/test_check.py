@@ -225,8 +225,10 @@ def test_hosts_in_parallel_one_unreachable() -> None:
     assert [h.uri for h in result.hosts] == uris
     assert [h.ok for h in result.hosts] == [True, False, False, True]
     assert "Connection refused" in (result.hosts[1].error or "")
+    # libvirt's test driver refusing its file (a domain name with '/') is bad input naming the file
     assert "cannot contain '/'" in (result.hosts[2].error or "")
-    assert result.failed and not result.bad_input
+    assert str((DATA / "host-bad-name.xml").resolve()) in (result.hosts[2].error or "")
+    assert [h.bad_input for h in result.hosts] == [False, False, True, False]
 
 
 def test_an_unexpected_error_on_one_host_spares_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -375,3 +377,18 @@ def test_a_profile_for_another_hypervisor_is_refused_as_fit_refuses_it() -> None
     # a profile the host's hypervisor runs still gets its headroom
     (host,) = api.check([uri("host-mixed.xml")], profiles=["kvm-cloud-128mib"]).hosts
     assert host.ok and host.headroom["kvm-cloud-128mib"] > 0
+
+
+def test_inputs_list_a_hypervisor_profile_given_by_path(tmp_path: Path) -> None:
+    """A host file's hypervisor given by path is listed with its own file, as ``planner fit`` does."""
+    shipped = Path(__file__).parent.parent / "profiles" / "hypervisors" / "kvm-qemu.yaml"
+    (tmp_path / "local-kvm.yaml").write_text(shipped.read_text() + "# a local copy\n")
+    host = tmp_path / "host.yaml"
+    host.write_text(
+        (DATA / "host-mixed-two-nodes.yaml")
+        .read_text()
+        .replace("hypervisor: kvm-qemu", "hypervisor: local-kvm.yaml")
+    )
+    result = api.check([uri("host-mixed.xml")], host_path=host)
+    listed = [(f.role, f.path) for f in result.input_files if f.role.startswith("hypervisor profile")]
+    assert listed == [("hypervisor profile kvm-qemu", str(tmp_path / "local-kvm.yaml"))]

@@ -61,7 +61,7 @@ def test_predict_text_names_every_term() -> None:
     ("args", "message"),
     [
         (["--memory", "12XB"], "--memory: expected a size such as 128MiB, 2GiB or 65536k; found '12XB'"),
-        (["--memory", "-5MiB"], "--memory: expected a positive size; found '-5MiB'"),
+        (["--memory", "-5MiB"], "--memory: expected a positive size such as 64GiB or 128MiB; found '-5MiB'"),
         (["--memory", "64GiB", "--strict"], "outside the calibrated range"),
         (["--memory", "512MiB", "--machine", "s390-ccw-virtio"], "expected machine pc or q35 for x86_64"),
         (["--memory", "512MiB", "--cmdline", "crashkernel=lots"], "crashkernel="),

@@ -66,7 +66,10 @@ def test_yaml_syntax_error_names_its_line(tmp_path: Path) -> None:
 
 def test_negative_size(tmp_path: Path) -> None:
     path = _write(tmp_path, "host:\n  memory: -5MiB\n  cpus: 8\n  hypervisor: zvm\nguests:\n  - profile: x\n")
-    assert _error(path) == f"{path}:2: host.memory: expected a positive size; found '-5MiB'"
+    assert (
+        _error(path)
+        == f"{path}:2: host.memory: expected a positive size such as 64GiB or 128MiB; found '-5MiB'"
+    )
 
 
 def test_size_without_unit_and_with_unknown_unit(tmp_path: Path) -> None:

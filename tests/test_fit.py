@@ -404,3 +404,41 @@ def test_one_profile_twice_under_two_names(tmp_path: Path) -> None:
         "found 'kvm-cloud-256mib' again (first in guests[0]): merge the entries, "
         "or give this one a name of its own (e.g. name: kvm-cloud-256mib-2)\n"
     )
+
+
+def test_inputs_list_a_hypervisor_profile_given_by_path(tmp_path: Path) -> None:
+    """The report's provenance names the file each hypervisor profile was read from: a profile
+    given by path was left out, or, named like a shipped one, listed as the shipped file."""
+    import hashlib
+
+    def listed(host_text: str) -> list[tuple[str, str, str | None]]:
+        host = tmp_path / "host.yaml"
+        host.write_text(host_text)
+        files = fit(host).input_files
+        return [
+            (f.role, Path(f.path).name, f.sha256) for f in files if f.role.startswith("hypervisor profile")
+        ]
+
+    def sha(path: Path) -> str:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    shipped = Path(__file__).parent.parent / "profiles" / "hypervisors" / "zvm.yaml"
+    zvm = shipped.read_text()
+    assert "name: zvm\n" in zvm
+    renamed = tmp_path / "my-zvm.yaml"
+    renamed.write_text(zvm.replace("name: zvm\n", "name: my-zvm\n"))
+    same_name = tmp_path / "zvm-copy.yaml"
+    same_name.write_text(zvm + "# a local copy\n")
+    guests = "guests:\n  - profile: zvm-s390x-64mib\n"
+    # the host's reserves come from my-zvm; the guest, which lists zvm, runs under the shipped zvm
+    assert listed(f"host:\n  memory: 4GiB\n  cpus: 8\n  hypervisor: my-zvm.yaml\n{guests}") == [
+        ("hypervisor profile my-zvm", "my-zvm.yaml", sha(renamed)),
+        ("hypervisor profile zvm", "zvm.yaml", sha(shipped)),
+    ]
+    # a local profile named zvm serves host and guest: the local file, not the shipped one
+    assert listed(f"host:\n  memory: 4GiB\n  cpus: 8\n  hypervisor: zvm-copy.yaml\n{guests}") == [
+        ("hypervisor profile zvm", "zvm-copy.yaml", sha(same_name))
+    ]
+    assert listed(f"host:\n  memory: 4GiB\n  cpus: 8\n  hypervisor: zvm\n{guests}") == [
+        ("hypervisor profile zvm", "zvm.yaml", sha(shipped))
+    ]

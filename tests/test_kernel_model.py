@@ -21,8 +21,9 @@ from planner.evidence.logset import load_logs
 from planner.evidence.records import Evidence
 from planner.inputs.calibrations import load_calibration, save_calibration
 from planner.kernel.calibrate import calibrate
-from planner.kernel.calibration import Calibration, calibration_from_dict
-from planner.kernel.model import GuestSpec, predict, predict_host
+from planner.kernel.calibration import CalibratedRange, Calibration, calibration_from_dict
+from planner.kernel.host import predict_host
+from planner.kernel.model import GuestSpec, predict
 
 DATA = Path(__file__).parent / "data" / "bootlab"
 FLAVOURS = ("cloud-amd64", "amd64", "s390x")
@@ -286,6 +287,21 @@ def test_mem_limit_is_not_kernel_memory() -> None:
     assert sum(limited.breakdown_kib.values()) + limited.mem_available_kib == limited.memory_kib
 
 
+def test_mem_limit_on_s390x_is_not_firmware() -> None:
+    # s390x has no firmware holes: RAM above mem= is the mem_limit term and nothing else (the
+    # clipped layout once forgot the configured RAM: firmware came out at minus the hidden RAM, the
+    # rest was spread 1 KiB at a time over every term, and a sweep to 64 GiB never ended)
+    cal = load_calibration("debian12-s390x")
+    limited = predict(cal, GuestSpec(200 * 1024, cmdline="mem=100M"))
+    plain = predict(cal, GuestSpec(100 * 1024))
+    assert limited.breakdown_kib["mem_limit"] == 100 * 1024
+    assert limited.breakdown_kib["firmware"] == 0
+    assert limited.mem_total_kib == plain.mem_total_kib
+    assert sum(limited.breakdown_kib.values()) + limited.mem_available_kib == limited.memory_kib
+    huge = predict(cal, GuestSpec(64 * 1024 * 1024, cmdline="mem=100M"))  # returns at once
+    assert huge.breakdown_kib["mem_limit"] == 64 * 1024 * 1024 - 100 * 1024
+
+
 def test_oversized_reservations_are_dropped_with_a_note() -> None:
     # reserve_crashkernel() / setup_log_buf() fail and the kernel boots without them
     cal = load_calibration("debian12-cloud-amd64")
@@ -316,3 +332,13 @@ def test_calibration_not_utf8(tmp_path: Path) -> None:
         InputError, match=r"latin1.yaml:2: expected a calibration file in UTF-8; found byte 0xf6"
     ):
         load_calibration(str(bad))
+
+
+def test_calibrated_range_includes_its_bounds() -> None:
+    # one home for the range check: the model's policy and the planner's notes both ask it
+    rng = CalibratedRange(
+        min_memory_kib=64 * 1024, max_memory_kib=8 * 1024 * 1024, min_vcpu_count=1, max_vcpu_count=4
+    )
+    assert rng.covers_memory(64 * 1024) and rng.covers_memory(8 * 1024 * 1024)
+    assert not rng.covers_memory(64 * 1024 - 1) and not rng.covers_memory(8 * 1024 * 1024 + 1)
+    assert rng.covers_vcpus(1) and rng.covers_vcpus(4) and not rng.covers_vcpus(5) and not rng.covers_vcpus(0)

@@ -18,15 +18,12 @@ from planner.evidence.records import Evidence
 from planner.inputs.calibrations import load_calibration
 from planner.kernel.calibration import Calibration
 from planner.kernel.footprint import boot_footprint_kib
+from planner.kernel.host import predict_host
 from planner.kernel.layout import guest_layout, memmap_kib_per_section
-from planner.kernel.model import (
-    GuestSpec,
-    predict,
-    predict_host,
-    reserved_terms,
-    runtime_terms,
-    zone_managed_at_init,
-)
+from planner.kernel.model import GuestSpec, predict
+from planner.kernel.reserved import reserved_terms
+from planner.kernel.runtime import runtime_terms
+from planner.kernel.zones import zone_managed_at_init
 from planner.units import KIB_PER_GIB
 
 DATA = Path(__file__).parent / "data" / "bootlab" / "amd64-host"

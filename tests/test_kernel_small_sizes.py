@@ -16,11 +16,16 @@ import pytest
 from planner.evidence.logset import load_logs
 from planner.evidence.records import Evidence
 from planner.inputs.calibrations import load_calibration
-from planner.kernel.calibrate import _release_at_least, calibrate
+from planner.kernel.calibrate import calibrate
 from planner.kernel.calibration import Calibration
+from planner.kernel.cmdline import parse_cmdline
 from planner.kernel.footprint import boot_footprint_kib
 from planner.kernel.layout import guest_layout, nr_kernel_pages
-from planner.kernel.model import GuestSpec, predict, reserved_terms
+from planner.kernel.model import GuestSpec, predict
+from planner.kernel.percpu import memcg_percpu_map_kib
+from planner.kernel.reserved import reserved_terms
+from planner.kernel.runtime import vmalloc_used_kib
+from planner.kernel.tuning_facts import kernel_version, parse_version
 
 DATA = Path(__file__).parent / "data" / "bootlab"
 MIB = 1024
@@ -45,12 +50,21 @@ def _spec(e: Evidence) -> GuestSpec:
     return GuestSpec(e.memory_kib, 1, None, e.dmesg.command_line or "", "pc")
 
 
-def test_release_parsing_picks_the_rule() -> None:
-    assert _release_at_least("6.12.95+deb12-cloud-amd64", (6, 10))
-    assert _release_at_least("6.10.0", (6, 10))
-    assert not _release_at_least("6.1.0-56-amd64", (6, 10))
-    assert not _release_at_least("2.6.18-rc4", (6, 10))
-    assert not _release_at_least(None, (6, 10))
+def test_release_parsing_picks_the_rule(cal_612: Calibration) -> None:
+    assert parse_version("6.12.95+deb12-cloud-amd64") == (6, 12, 95)  # Debian's '+deb12' suffix
+    assert parse_version("6.10.0") == (6, 10, 0) and parse_version("6.10") == (6, 10)
+    assert parse_version("6.1.0-56-amd64") == (6, 1, 0) and parse_version("2.6.18-rc4") == (2, 6, 18)
+    assert parse_version("") is None and parse_version("linux-6.1") is None
+    assert cal_612.parameters.hash_rules == "6.10" and kernel_version(cal_612) == (6, 12, 95)
+
+
+def test_nokmem_drops_the_memcg_map_on_6_12(cal_612: Calibration) -> None:
+    # the 6.12 release once read as no version at all: cgroup.memory=nokmem then kept the map
+    p = cal_612.parameters
+    kmem = vmalloc_used_kib(cal_612, p, parse_cmdline(""), 2)
+    nokmem = vmalloc_used_kib(cal_612, p, parse_cmdline("cgroup.memory=nokmem"), 2)
+    assert kmem - nokmem == pytest.approx(memcg_percpu_map_kib("x86_64", p.percpu_kib_per_cpu, 2))
+    assert kmem - nokmem > 0
 
 
 def test_memtotal_within_64kib_from_80_to_160mib(boots_612: list[Evidence], cal_612: Calibration) -> None:

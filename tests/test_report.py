@@ -399,7 +399,11 @@ def test_check_report_names_the_host_file(tmp_path: Path) -> None:
             "expected a directory the HTML report can be written into; found /proc, where",
         ),
         ("--csv", "/proc/x", "expected a directory the CSV tables can be written into; found /proc, where"),
-        ("--csv", "file.txt/x", "expected a directory for the CSV tables; found the file"),
+        (
+            "--csv",
+            "file.txt/x",
+            "expected an existing directory to write the CSV tables into; found the file",
+        ),
     ],
 )
 def test_output_paths_are_checked_before_the_work(
@@ -453,4 +457,5 @@ def test_csv_row_labels_are_ascii_where_the_html_uses_typography(tmp_path: Path)
     nodes = next(t for t in page.tables if t.slug == "node-memory")
     assert any(str(row[0]).startswith("\u2212") for row in nodes.rows)  # the HTML's minus sign
     text = render.csv_text(nodes)
-    assert "\u2212" not in text and "\n- host kernel," in text
+    # ASCII, and neutralised as a spreadsheet would otherwise read a formula (OWASP CSV injection)
+    assert "\u2212" not in text and "\n'- host kernel," in text

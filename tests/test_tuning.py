@@ -20,8 +20,10 @@ from planner.evidence import load_evidence
 from planner.inputs.calibrations import load_calibration
 from planner.kernel.calibration import Calibration
 from planner.kernel.cmdline import parse_cmdline
-from planner.kernel.model import GuestSpec, dma_pools_kib, predict, predict_host
+from planner.kernel.host import predict_host
+from planner.kernel.model import GuestSpec, predict
 from planner.kernel.percpu import memcg_percpu_map_kib, percpu_unit_kib
+from planner.kernel.runtime import dma_pools_kib
 from planner.kernel.tuning import HASH_MIN_ENTRIES, tune_guest, tune_host, tuned_hash_entries
 from planner.kernel.tuning_check import ChangeCheck, check_change, describe_change
 from planner.kernel.tuning_facts import OPTIONS, kernel_version, parse_version

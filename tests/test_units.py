@@ -36,8 +36,8 @@ def test_parse_size_kib(text: str, kib: int) -> None:
     ("text", "message"),
     [
         ("12XB", "expected a size such as 128MiB, 2GiB or 65536k; found '12XB' (unknown unit 'XB')"),
-        ("-5MiB", "expected a positive size; found '-5MiB'"),
-        ("0G", "expected a positive size; found '0G'"),
+        ("-5MiB", "expected a positive size such as 64GiB or 128MiB; found '-5MiB'"),
+        ("0G", "expected a positive size such as 64GiB or 128MiB; found '0G'"),
         ("", "expected a size such as 128MiB, 2GiB or 65536k; found ''"),
         ("lots", "expected a size such as 128MiB, 2GiB or 65536k; found 'lots'"),
         ("512", "expected a size such as 128MiB, 2GiB or 65536k (a unit is required); found '512'"),

@@ -25,7 +25,9 @@ from typing import IO, Literal
 from planner.bootlab.image import Arch
 from planner.bootlab.resident import Residency, read_residency
 from planner.errors import InputError, PlannerError
-from planner.evidence.bundle import DUMP_BEGIN, DUMP_END
+from planner.evidence.capture import DUMP_BEGIN, DUMP_END
+from planner.kernel.layout import qemu_node_memory_kib
+from planner.kernel.zones import node_cpu_counts
 from planner.units import KIB_PER_MIB
 
 Outcome = Literal["dump", "oom-panic", "panic", "silent-reset", "truncated-dump", "timeout", "qemu-error"]
@@ -145,7 +147,8 @@ PLAIN_RAM_MAX_KIB = 8 * 1024 * KIB_PER_MIB
 
 
 def node_memory_kib(memory_kib: int, node_count: int) -> tuple[int, ...]:
-    """RAM per NUMA node: an even split in whole MiB, the remainder on the last node."""
+    """RAM per NUMA node, at least 64 MiB each: the split the kernel model lays the guest out with
+    (:func:`planner.kernel.layout.qemu_node_memory_kib`)."""
     if node_count < 1:
         raise InputError(f"expected at least 1 NUMA node; found {node_count}", field="--numa-nodes")
     mib = memory_kib // KIB_PER_MIB
@@ -154,18 +157,14 @@ def node_memory_kib(memory_kib: int, node_count: int) -> tuple[int, ...]:
             f"expected at least 64MiB per NUMA node; found {mib} MiB for {node_count} nodes",
             field="--numa-nodes",
         )
-    share = mib // node_count
-    sizes = [share] * node_count
-    sizes[-1] += mib - share * node_count
-    return tuple(m * KIB_PER_MIB for m in sizes)
+    return qemu_node_memory_kib(mib * KIB_PER_MIB, node_count)
 
 
 def node_cpus(vcpu_count: int, node_count: int) -> list[range]:
-    """vCPUs per node: consecutive blocks, the first ``vcpu_count % node_count`` nodes one more."""
-    base, extra = divmod(vcpu_count, node_count)
+    """vCPUs per node as ``-numa node,cpus=`` takes them: consecutive blocks of the counts the
+    kernel model places per node (:func:`planner.kernel.zones.node_cpu_counts`)."""
     out, cpu = [], 0
-    for node in range(node_count):
-        n = base + (1 if node < extra else 0)
+    for n in node_cpu_counts(vcpu_count, node_count):
         out.append(range(cpu, cpu + n))
         cpu += n
     return out
@@ -321,55 +320,76 @@ def run_qemu(
     try:
         with os.fdopen(fd, "wb") as log:
             start = time.monotonic()
-            with _LIVE_LOCK:  # a kill_all() either sees this qemu or comes after stop was set
-                if stop is not None and stop.is_set():
-                    raise BootInterruptedError(f"interrupted: {argv[0]} was not started")
-                try:
-                    proc = subprocess.Popen(
-                        argv,
-                        stdin=subprocess.DEVNULL,
-                        stdout=subprocess.PIPE,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,
-                    )
-                except FileNotFoundError:
-                    raise _qemu_missing(f"{argv[0]} not found") from None
-                _LIVE.add(proc)
-            found: list[Residency | None] = [None]
-            copier: threading.Thread | None = None
-            try:
-                copier = threading.Thread(
-                    target=lambda: found.__setitem__(0, _copy_console(proc, log, ram_sizes_kib)),
-                    name="bootlab-console",
-                    daemon=True,
-                )
-                copier.start()
-                returncode: int | None = proc.wait(timeout=timeout_s)
-                timed_out = False
-            except subprocess.TimeoutExpired:
-                _kill_group(proc)
-                returncode, timed_out = None, True
-            except BaseException:
-                _kill_group(proc)
-                raise
-            finally:
-                if copier is not None and copier.is_alive():
-                    copier.join()
-                if proc.stdout is not None:
-                    proc.stdout.close()
-                with _LIVE_LOCK:
-                    _LIVE.discard(proc)
-                    killed = proc in _KILLED
-                    _KILLED.discard(proc)
-            if killed:
-                raise BootInterruptedError(f"interrupted: {argv[0]} was killed")
+            proc = _start(argv, stop)
+            returncode, timed_out, residency = _wait(proc, argv, log, timeout_s, ram_sizes_kib)
             wall_s = time.monotonic() - start
         os.chmod(tmp, 0o644)
         os.replace(tmp, log_path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return QemuRun(tuple(argv), returncode, round(wall_s, 3), timed_out, found[0])
+    return QemuRun(tuple(argv), returncode, round(wall_s, 3), timed_out, residency)
+
+
+def _start(argv: list[str], stop: threading.Event | None) -> subprocess.Popen[bytes]:
+    """Start qemu in its own process group, console on a pipe; none once ``stop`` is set."""
+    with _LIVE_LOCK:  # a kill_all() either sees this qemu or comes after stop was set
+        if stop is not None and stop.is_set():
+            raise BootInterruptedError(f"interrupted: {argv[0]} was not started")
+        try:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except FileNotFoundError:
+            raise _qemu_missing(f"{argv[0]} not found") from None
+        _LIVE.add(proc)
+    return proc
+
+
+def _wait(
+    proc: subprocess.Popen[bytes],
+    argv: list[str],
+    log: IO[bytes],
+    timeout_s: float,
+    ram_sizes_kib: tuple[int, ...] | None,
+) -> tuple[int | None, bool, Residency | None]:
+    """Copy the console while qemu runs; kill its group on timeout or any exception.
+
+    Returns (exit status or None on timeout, timed out, qemu's memory at the dump's end).
+    """
+    found: list[Residency | None] = [None]
+    copier: threading.Thread | None = None
+    try:
+        copier = threading.Thread(
+            target=lambda: found.__setitem__(0, _copy_console(proc, log, ram_sizes_kib)),
+            name="bootlab-console",
+            daemon=True,
+        )
+        copier.start()
+        returncode: int | None = proc.wait(timeout=timeout_s)
+        timed_out = False
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        returncode, timed_out = None, True
+    except BaseException:
+        _kill_group(proc)
+        raise
+    finally:
+        if copier is not None and copier.is_alive():
+            copier.join()
+        if proc.stdout is not None:
+            proc.stdout.close()
+        with _LIVE_LOCK:
+            _LIVE.discard(proc)
+            killed = proc in _KILLED
+            _KILLED.discard(proc)
+    if killed:
+        raise BootInterruptedError(f"interrupted: {argv[0]} was killed")
+    return returncode, timed_out, found[0]
 
 
 def classify(console_text: str, run: QemuRun) -> Outcome:

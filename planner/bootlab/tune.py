@@ -3,7 +3,7 @@
 :func:`verification_variants` lists the command lines to boot for a
 :class:`~planner.kernel.tuning_results.TuneResult` (the guest's own line, each candidate
 change alone, and the merged recommendation); :func:`verify_tuning` boots them all in one
-campaign (:func:`planner.bootlab.campaign.run_boots`, ``jobs`` at a time, one manifest) and
+campaign (:func:`planner.bootlab.boots.run_boots`, ``jobs`` at a time, one manifest) and
 compares every boot with the baseline (:func:`planner.kernel.tuning_check.check_change`).
 
 qemu's ``-smp N`` makes N CPUs possible; a guest with more possible CPUs than vCPUs
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from planner.bootlab import campaign
-from planner.bootlab.campaign import BootRecord, BootSpec
+from planner.bootlab.boots import BootRecord, BootSpec, run_boots
+from planner.bootlab.lab import DEFAULT_TIMEOUT_S, Accel, prepare_lab
 from planner.errors import EvidenceError, InputError
 from planner.evidence.bundle import load_evidence
 from planner.evidence.records import Evidence
@@ -131,8 +131,8 @@ def verify_tuning(
     changes: Sequence[Change] | None = None,
     recommended: bool = True,
     jobs: int | None = None,
-    accel: campaign.Accel = "auto",
-    timeout_s: float = campaign.DEFAULT_TIMEOUT_S,
+    accel: Accel = "auto",
+    timeout_s: float = DEFAULT_TIMEOUT_S,
     busybox: Path | None = None,
     tolerance_kib: int = DEFAULT_TOLERANCE_KIB,
     progress: Callable[[BootRecord], None] | None = None,
@@ -148,7 +148,7 @@ def verify_tuning(
     if machine in ("zvm", "host"):
         raise InputError(f"expected a qemu machine to boot; found {machine!r}", field="machine")
     variants = verification_variants(result, spec, changes, recommended=recommended)
-    lab = campaign.prepare_lab(
+    lab = prepare_lab(
         kernel or kernel_package(calibration),
         arch=calibration.arch,
         machine=machine,
@@ -158,7 +158,7 @@ def verify_tuning(
         busybox=busybox,
     )
     boots = [BootSpec(spec.memory_kib, spec.vcpu_count, v.tag, cmdline=v.cmdline) for v in variants]
-    records = campaign.run_boots(lab, boots, out_dir, jobs=jobs, progress=progress)
+    records = run_boots(lab, boots, out_dir, jobs=jobs, progress=progress)
     checks: list[tuple[str, ChangeCheck]] = []
     failed: list[tuple[str, str]] = []
     try:

@@ -1,7 +1,7 @@
 """What each NUMA node of a host offers guests: its memory minus the host's own use.
 
 Node capacity = node memory - the host kernel's own overhead on it (the kernel model
-applied to the host, :func:`planner.kernel.model.predict_host`) - the hypervisor's reserve
+applied to the host, :func:`planner.kernel.host.predict_host`) - the hypervisor's reserve
 - the operator's reserve (DESIGN.md "Host side"); a hugepage pool is set apart from what is
 left. ``planner fit`` and ``planner check`` both build their nodes here.
 """
@@ -11,11 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from planner.capacity.sizing import memory_in_range
 from planner.hypervisors import HypervisorProfile
 from planner.hypervisors.common import on_node0
 from planner.kernel.calibration import Calibration
-from planner.kernel.model import predict_host
+from planner.kernel.host import predict_host
 from planner.units import format_kib, split_evenly
 
 #: host kernel terms that lie inside a node's MemTotal (the rest is already outside the
@@ -60,11 +59,11 @@ def host_kernel_range_note(
     nodes = sorted(set(node_memory_kib))
     memory_kib = sum(node_memory_kib)
     many = len(node_memory_kib) > 1
-    if not all(memory_in_range(calibration, m) for m in (*nodes, memory_kib)):
+    if not all(rng.covers_memory(m) for m in (*nodes, memory_kib)):
         sizes = " and ".join(format_kib(m) for m in nodes)
         total = f" ({format_kib(memory_kib)} in all)" if many else ""
         outside.append(f"{sizes} node{'s' if many else ''}{total}")
-    if not rng.min_vcpu_count <= cpu_count <= rng.max_vcpu_count:
+    if not rng.covers_vcpus(cpu_count):
         outside.append(f"{cpu_count} CPU{'s' if cpu_count > 1 else ''}")
     if not outside:
         return None

@@ -22,14 +22,6 @@ from planner.units import KIB_PER_MIB
 AUTO_STEP_KIB = 4 * KIB_PER_MIB
 
 
-def memory_in_range(calibration: Calibration, memory_kib: int) -> bool:
-    """A size the calibration was made on (``calibrated_range``): outside it the kernel figures
-    are extrapolated (the model's own check, with vCPUs and its policy, is in
-    :func:`planner.kernel.model.predict`)."""
-    rng = calibration.calibrated_range
-    return rng.min_memory_kib <= memory_kib <= rng.max_memory_kib
-
-
 @dataclass(frozen=True)
 class GuestKernel:
     """A guest as the kernel model sees it: its kernel build, vCPUs, command line, machine
@@ -40,6 +32,12 @@ class GuestKernel:
     cmdline: str = ""
     machine: str | None = None
     workload: Workload | None = None
+
+    def spec(self, memory_kib: int) -> GuestSpec:
+        """What the kernel model predicts for this guest at ``memory_kib``."""
+        return GuestSpec(
+            memory_kib=memory_kib, vcpu_count=self.vcpu_count, cmdline=self.cmdline, machine=self.machine
+        )
 
 
 @dataclass(frozen=True)
@@ -53,10 +51,7 @@ class Usable:
 
 def usable(guest: GuestKernel, memory_kib: int, out_of_range: OutOfRange) -> Usable:
     """The guest at ``memory_kib``: prediction, workload kernel cost, user-available memory."""
-    spec = GuestSpec(
-        memory_kib=memory_kib, vcpu_count=guest.vcpu_count, cmdline=guest.cmdline, machine=guest.machine
-    )
-    p = predict(guest.calibration, spec, out_of_range=out_of_range)
+    p = predict(guest.calibration, guest.spec(memory_kib), out_of_range=out_of_range)
     wl = guest.workload
     wk = workload_kernel_kib(guest.calibration, wl.user_memory_kib, wl.thread_count) if wl else 0
     return Usable(p, wk, p.mem_available_kib - wk)
@@ -109,11 +104,8 @@ def kernel_sweep(guest: GuestKernel, sizes_kib: Iterable[int]) -> list[SizePoint
     cannot boot in are left out)."""
     out = []
     for memory_kib in sizes_kib:
-        spec = GuestSpec(
-            memory_kib=memory_kib, vcpu_count=guest.vcpu_count, cmdline=guest.cmdline, machine=guest.machine
-        )
         try:
-            p = predict(guest.calibration, spec, out_of_range="ignore")
+            p = predict(guest.calibration, guest.spec(memory_kib), out_of_range="ignore")
         except (InfeasibleError, InputError):
             continue
         out.append(SizePoint(memory_kib, p.mem_available_kib, p.kernel_kib))

@@ -144,3 +144,8 @@ def shorten(text: str, limit: int = 120) -> str:
     if len(text) <= limit:
         return repr(text)
     return repr(text[:limit]) + "..."
+
+
+def line_error(message: str, source: str, line: Line, field: str | None = None) -> EvidenceError:
+    """An :class:`EvidenceError` located at ``line`` of ``source``."""
+    return EvidenceError(message, file=source, line=line.number, field=field)

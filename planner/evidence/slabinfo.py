@@ -25,11 +25,11 @@ from __future__ import annotations
 import re
 
 from planner.errors import EvidenceError
-from planner.evidence._text import shorten, split_lines
+from planner.evidence._text import Line, shorten, split_lines
 from planner.evidence.records import SlabCache, Slabinfo
 from planner.units import BYTES_PER_KIB, PAGE_KIB
 
-__all__ = ["parse_slabinfo", "parse_slabtop"]
+__all__ = ["parse_slab_text", "parse_slabinfo", "parse_slabtop"]
 
 _VERSION_RE = re.compile(r"^slabinfo - version: (?P<version>\S+(?: \(statistics\))?)$")
 _SUPPORTED_VERSIONS = ("2.1", "2.1 (statistics)")
@@ -121,6 +121,13 @@ def parse_slabinfo(text: str, source: str = "<slabinfo>", *, line_offset: int = 
     return Slabinfo(version=version, caches=tuple(caches))
 
 
+def parse_slab_text(text: str, source: str, line_offset: int = 0) -> Slabinfo:
+    """/proc/slabinfo (it has a ``slabinfo - version`` header) or else ``slabtop`` output."""
+    if "slabinfo - version" in text:
+        return parse_slabinfo(text, source, line_offset=line_offset)
+    return parse_slabtop(text, source, line_offset=line_offset)
+
+
 # --- slabtop ---------------------------------------------------------------------------------------
 _SUMMARY_RE = re.compile(
     r"(?P<label>Active / Total (?:Objects|Slabs|Caches|Size) \(% used\))\s*:\s*"
@@ -179,51 +186,55 @@ def parse_slabtop(text: str, source: str = "<slabtop>", *, line_offset: int = 0)
             file=source,
             line=line_offset + 1,
         )
-
-    caches: list[SlabCache] = []
-    if header_index is not None:
-        tokens: list[tuple[str, int]] = []
-        for line in lines[header_index + 1 :]:
-            stripped = line.text.strip()
-            if not stripped or stripped in {"...", "…"}:
-                continue
-            if not line.complete:
-                # a cut final line: its last token (a name, a size) may have lost characters
-                raise EvidenceError(
-                    f"truncated slabtop output: the last line has no newline; found {shorten(stripped)}",
-                    file=source,
-                    line=line.number,
-                )
-            tokens.extend((tok, line.number) for tok in stripped.split())
-        if len(tokens) % _ROW_TOKENS:
-            start = len(tokens) - len(tokens) % _ROW_TOKENS
-            raise EvidenceError(
-                f"truncated slabtop row: expected {_ROW_TOKENS} columns (OBJS ACTIVE USE OBJ SIZE SLABS "
-                f"OBJ/SLAB CACHE SIZE NAME); found {' '.join(t for t, _ in tokens[start:])!r}",
-                file=source,
-                line=tokens[start][1],
-            )
-        for start in range(0, len(tokens), _ROW_TOKENS):
-            row = tokens[start : start + _ROW_TOKENS]
-            for (column, pattern), (tok, lineno) in zip(_COLUMN_RES, row, strict=True):
-                if not pattern.match(tok):
-                    raise EvidenceError(
-                        f"malformed slabtop row: expected {column} column; found {shorten(tok)}",
-                        file=source,
-                        line=lineno,
-                        field=column,
-                    )
-            objs, active, _use, obj_size, slabs, per_slab, cache_size, name = (t for t, _ in row)
-            caches.append(
-                SlabCache(
-                    name=name,
-                    active_objs=int(active),
-                    num_objs=int(objs),
-                    obj_size_bytes=round(float(obj_size[:-1]) * BYTES_PER_KIB),
-                    objs_per_slab=int(per_slab),
-                    pages_per_slab=None,
-                    num_slabs=int(slabs),
-                    cache_kib=int(cache_size[:-1]),
-                )
-            )
+    caches = _slabtop_rows(lines[header_index + 1 :], source) if header_index is not None else []
     return Slabinfo(version="slabtop", caches=tuple(caches), summary=summary, object_size_kib=object_size_kib)
+
+
+def _slabtop_rows(lines: list[Line], source: str) -> list[SlabCache]:
+    """The rows below the column header, read as a token stream of eight tokens a row."""
+    tokens: list[tuple[str, int]] = []
+    for line in lines:
+        stripped = line.text.strip()
+        if not stripped or stripped in {"...", "…"}:
+            continue
+        if not line.complete:
+            # a cut final line: its last token (a name, a size) may have lost characters
+            raise EvidenceError(
+                f"truncated slabtop output: the last line has no newline; found {shorten(stripped)}",
+                file=source,
+                line=line.number,
+            )
+        tokens.extend((tok, line.number) for tok in stripped.split())
+    if len(tokens) % _ROW_TOKENS:
+        start = len(tokens) - len(tokens) % _ROW_TOKENS
+        raise EvidenceError(
+            f"truncated slabtop row: expected {_ROW_TOKENS} columns (OBJS ACTIVE USE OBJ SIZE SLABS "
+            f"OBJ/SLAB CACHE SIZE NAME); found {' '.join(t for t, _ in tokens[start:])!r}",
+            file=source,
+            line=tokens[start][1],
+        )
+    caches: list[SlabCache] = []
+    for start in range(0, len(tokens), _ROW_TOKENS):
+        row = tokens[start : start + _ROW_TOKENS]
+        for (column, pattern), (tok, lineno) in zip(_COLUMN_RES, row, strict=True):
+            if not pattern.match(tok):
+                raise EvidenceError(
+                    f"malformed slabtop row: expected {column} column; found {shorten(tok)}",
+                    file=source,
+                    line=lineno,
+                    field=column,
+                )
+        objs, active, _use, obj_size, slabs, per_slab, cache_size, name = (t for t, _ in row)
+        caches.append(
+            SlabCache(
+                name=name,
+                active_objs=int(active),
+                num_objs=int(objs),
+                obj_size_bytes=round(float(obj_size[:-1]) * BYTES_PER_KIB),
+                objs_per_slab=int(per_slab),
+                pages_per_slab=None,
+                num_slabs=int(slabs),
+                cache_kib=int(cache_size[:-1]),
+            )
+        )
+    return caches

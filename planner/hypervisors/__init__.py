@@ -39,6 +39,8 @@ HostKernelScope = Literal["node", "none"]
 #: "measured" (reference measurements), "derived" (computed from those), "estimate" (an
 #: inference, not a measurement), "unknown" (no source found; a placeholder to measure)
 ParameterKind = Literal["published", "measured", "derived", "estimate", "unknown"]
+#: a parameter's value: a count or KiB, a factor, or a published table's rows and cells (esxi)
+ParameterValue = int | float | tuple[int, ...] | tuple[tuple[float, ...], ...]
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,8 @@ class HypervisorProfile:
     model: str
     params: Any
     sources: Mapping[str, ParameterSource]
-    path: str | None = None  #: the file it was read from
+    #: the file it was read from (a shipped profile's too); None for one made in code
+    path: str | None = None
     #: made by ``planner calibrate-host`` from a host's own qemu processes (its ``fit:``): on
     #: that host it stands for every guest of its model, whichever profile the guest lists
     measured_on_host: bool = False
@@ -126,6 +129,10 @@ class HypervisorProfile:
     def host_overhead_kib(self, guest_memory_kib: int, vcpu_count: int) -> int:
         """Per-guest host overhead. [KiB]"""
         return self.stack.overhead(guest_memory_kib, vcpu_count, self.params)
+
+    def host_cost_kib(self, guest_memory_kib: int, vcpu_count: int) -> int:
+        """What one guest costs the host: its RAM plus the per-guest overhead. [KiB]"""
+        return guest_memory_kib + self.host_overhead_kib(guest_memory_kib, vcpu_count)
 
     def host_reserve_kib(self, node_memory_kib: Sequence[int], cpu_count: int) -> tuple[int, ...]:
         """What the hypervisor itself keeps on each node (dom0, CP, VMkernel, daemons). [KiB]"""

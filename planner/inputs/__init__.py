@@ -6,7 +6,7 @@ keys) -> :mod:`.schema` (pydantic, ``extra="forbid"``) -> :mod:`.specs` (frozen
 dataclasses). Every error is an :class:`~planner.errors.InputError` with file, line
 and field, saying what was expected and what was found::
 
-    host.yaml:4: host.memory: expected a positive size; found '-5MiB'
+    host.yaml:4: host.memory: expected a positive size such as 64GiB or 128MiB; found '-5MiB'
 
 :mod:`.profiles` finds guest and hypervisor profiles (shipped in the package, or by
 path); :mod:`.hostfile` applies a host file's rules; :mod:`.calibrations` reads and

@@ -13,9 +13,9 @@ import functools
 from pathlib import Path
 
 from planner import data_dir
-from planner.errors import InputError
-from planner.files import write_atomic
-from planner.inputs.yaml import dump, load_plain
+from planner.errors import InputError, PlannerError
+from planner.files import Inputs, Output, write_outputs
+from planner.inputs.yaml import MAX_CALIBRATION_BYTES, dump, load_plain, read_text_file
 from planner.kernel.calibration import Calibration, calibration_from_dict
 
 #: where ``planner bootlab --calibrate NAME`` writes, relative to the working directory
@@ -85,26 +85,27 @@ def load_calibration(name_or_path: str) -> Calibration:
 @functools.lru_cache(maxsize=64)
 def _load_file(path: str, mtime_ns: int, size_bytes: int) -> Calibration:
     """One calibration file, parsed (the cache key holds its modification time and size)."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as err:
-        raise InputError(
-            f"expected a readable calibration file; found {err.strerror or err}", file=path
-        ) from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise InputError(
-            f"expected a calibration file in UTF-8; found byte 0x{data[err.start]:02x}",
-            file=path,
-            line=data[: err.start].count(b"\n") + 1,
-        ) from None
+    text = read_text_file(path, "calibration file", max_bytes=MAX_CALIBRATION_BYTES)
     return calibration_from_dict(load_plain(text, path), path)
 
 
-def save_calibration(calibration: Calibration, path: str | Path) -> None:
-    """Write a calibration as YAML, atomically (temp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def save_calibration(
+    calibration: Calibration, path: str | Path, *, inputs: Inputs = (), option: str = "--output"
+) -> Path:
+    """Write a calibration as YAML under the output rule (:mod:`planner.files`: a regular file
+    or a new name in an existing directory, never one of ``inputs``), atomically.
+
+    Raises
+    ------
+    InputError
+        A target the rule refuses (naming ``option``).
+    PlannerError
+        A file that cannot be written (permissions, disk full).
+    """
     header = f"# planner kernel calibration {calibration.name} (written by planner calibrate)\n"
-    write_atomic(path, header + dump(calibration.to_dict()))
+    out = Output(Path(path), header + dump(calibration.to_dict()), option, "the calibration")
+    try:
+        write_outputs([out], inputs=inputs)
+    except OSError as err:
+        raise PlannerError(f"could not write {path}: {err.strerror or err}") from None
+    return out.path

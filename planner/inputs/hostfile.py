@@ -26,7 +26,6 @@ from planner.inputs.profiles import (
     wrong_hypervisor_message,
 )
 from planner.inputs.schema import (
-    MAX_HOST_MEMORY_KIB,
     GuestEntryModel,
     HostFileModel,
     HostModel,
@@ -34,9 +33,9 @@ from planner.inputs.schema import (
     validate,
 )
 from planner.inputs.specs import GuestProfile, GuestRequest, HostFile, HostSpec, Hugepages, Origin, Scenario
-from planner.inputs.yaml import LineMap, dotted, line_of, load_yaml, read_text_file
+from planner.inputs.yaml import LineMap, dotted, line_of, load_yaml, read_text_file, source_name
 from planner.kernel.calibration import Calibration
-from planner.units import KIB_PER_MIB, format_kib, parse_size_kib, split_evenly
+from planner.units import KIB_PER_MIB, check_memory_kib, format_kib, parse_size_kib, split_evenly
 
 
 @dataclass(frozen=True)
@@ -144,12 +143,10 @@ def _node_memory(model: HostModel, doc: _Doc, capacity_only: bool) -> tuple[int,
                 total_key,
             )
         nodes = split_evenly(total, count)
-    if sum(nodes) > MAX_HOST_MEMORY_KIB:
-        raise doc.error(
-            f"expected at most 4PiB (the x86-64 physical address limit); found {format_kib(sum(nodes))}",
-            "host",
-            total_key,
-        )
+    try:
+        check_memory_kib(sum(nodes))
+    except InputError as err:
+        raise doc.error(err.message, "host", total_key) from None
     return nodes
 
 
@@ -196,6 +193,13 @@ def _host_kernel(
 def _host_spec(model: HostModel, doc: _Doc) -> HostSpec:
     capacity_only = _capacity_form(model, doc)
     nodes = _node_memory(model, doc, capacity_only)
+    if model.cpus * model.vcpu_ratio < 1:  # not even one vCPU: no guest could ever be placed
+        raise doc.error(
+            f"expected a ratio that allows at least one vCPU on the host's {model.cpus} CPUs "
+            f"(at least {1 / model.cpus:.4g}); found {model.vcpu_ratio:g}",
+            "host",
+            "vcpu_ratio",
+        )
     hugepages = _hugepages(model, nodes, doc)
     try:
         hypervisor = load_hypervisor_profile(model.hypervisor, named_in=doc.file)
@@ -315,8 +319,9 @@ def _scenario(model: ScenarioModel | None, doc: _Doc) -> Scenario | None:
 
 
 def load_host_file(path: str | Path) -> HostFile:
-    """Read and validate a host file; guest profiles are loaded and checked too."""
-    file = str(path)
+    """Read and validate a host file (``-``: standard input, named ``<stdin>``, whose relative
+    profile paths are taken from the working directory); guest profiles are loaded and checked too."""
+    file = source_name(path)
     data, lines = load_yaml(read_text_file(path, "host file"), file)
     return host_file_from_data(data, file, lines)
 

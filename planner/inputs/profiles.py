@@ -32,12 +32,6 @@ def list_profile_names(kind: Literal["guests", "hypervisors"]) -> list[str]:
     )
 
 
-def shipped_profile_file(kind: Literal["guests", "hypervisors"], name: str) -> str | None:
-    """The file of the profile ``name`` shipped with the planner, or None (not a shipped one)."""
-    entry = _profile_dir(kind) / f"{name}.yaml"
-    return str(entry) if entry.is_file() else None
-
-
 def is_path_name(name: str) -> bool:
     """A profile or calibration named by a path (``my.yaml``, ``sub/x``) rather than by name."""
     return name.endswith((".yaml", ".yml")) or "/" in name

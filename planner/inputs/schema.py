@@ -11,21 +11,17 @@ import re
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, ValidationError, WithJsonSchema
 from pydantic.config import JsonDict
 
 from planner.errors import InputError
 from planner.inputs.yaml import LineMap, dotted, line_of
-from planner.units import KIB_PER_TIB, parse_size_kib
+from planner.units import MAX_CPU_COUNT, MAX_MEMORY_KIB, check_memory_kib, parse_size_kib, size_label_kib
 
-#: (``MAX_PHYSMEM_BITS`` = 52, arch/x86/include/asm/sparsemem.h @ v6.1).
-MAX_HOST_MEMORY_KIB = 4 * 1024 * KIB_PER_TIB
-#: Most CPUs accepted: 8192, the largest ``NR_CPUS`` (``MAXSMP``, arch/x86/Kconfig @ v6.1).
-MAX_CPU_COUNT = 8192
 #: Most NUMA nodes accepted: 1024 (``NODES_SHIFT`` max 10, arch/x86/Kconfig @ v6.1).
 MAX_NUMA_NODES = 1024
 
-SIZE_PATTERN = r"^\s*\d+(\.\d+)?\s*([KkMmGgTt]i?[Bb]?|[Bb])\s*$"
+SIZE_PATTERN = r"^\s*\d+(\.\d+)?\s*([KkMmGgTtPp]i?[Bb]?|[Bb])\s*$"
 _SIZE_SCHEMA = WithJsonSchema(
     {"type": "string", "pattern": SIZE_PATTERN, "examples": ["64GiB", "128MiB", "65536k"]}
 )
@@ -89,6 +85,9 @@ def _message(model: type[BaseModel], error: Any, loc: tuple[str | int, ...]) -> 
         holder = _model_at(model, (*loc, ""))
         keys = f" with keys such as {', '.join(holder.model_fields)}" if holder else ""
         return f"expected a mapping{keys}; found {found!r}"
+    plain = {"int_type": "a whole number", "float_type": "a number", "bool_type": "true or false"}
+    if kind in plain:
+        return f"expected {plain[kind]}; found {found!r}"
     msg = str(error["msg"])
     if kind == "value_error":
         return msg.removeprefix("Value error, ")
@@ -100,15 +99,35 @@ def _message(model: type[BaseModel], error: Any, loc: tuple[str | int, ...]) -> 
 
 
 # --- field types ----------------------------------------------------------------------------------
-def _size(value: Any) -> int:
+def _bare_number_hint(value: int) -> str:
+    """What a size written without a unit probably meant: a byte count that is a whole number of
+    MiB (``68719476736`` = 64GiB), else the number in MiB or KiB when that is a size at all."""
+    if value > 0 and value % (1024 * 1024) == 0:
+        label = size_label_kib(value // 1024)
+        return f"expected a size with a unit; found {value} ({value} bytes = {label}: write {label})"
+    if 0 < value * 1024 <= MAX_MEMORY_KIB:
+        return f"expected a size with a unit, such as {value}MiB or {value}KiB; found {value!r}"
+    return f"expected a size with a unit, such as 64GiB; found {value!r}"
+
+
+def _size(value: Any, *, allow_zero: bool = False) -> int:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise ValueError(f"expected a size such as 64GiB, 128MiB or 65536k; found {value!r}")
     if isinstance(value, int):
-        raise ValueError(f"expected a size with a unit, such as {value}MiB or {value}KiB; found {value!r}")
+        if value < 0 or (value == 0 and not allow_zero):
+            least = "0 or more" if allow_zero else "a positive size"
+            raise ValueError(f"expected {least} such as 64GiB; found {value}")
+        if value == 0:
+            return 0
+        raise ValueError(_bare_number_hint(value))
     try:
-        return parse_size_kib(value)
+        return check_memory_kib(parse_size_kib(value, allow_zero=allow_zero))
     except InputError as err:
         raise ValueError(err.message) from None
+
+
+def _reserve(value: Any) -> int:
+    return _size(value, allow_zero=True)
 
 
 def _size_or_auto(value: Any) -> int | Literal["auto"]:
@@ -118,6 +137,14 @@ def _size_or_auto(value: Any) -> int | Literal["auto"]:
 
 
 SizeKiB = Annotated[int, BeforeValidator(_size), _SIZE_SCHEMA]
+#: a size that may be 0 (a reserve: ``hypervisor_reserve: 0MiB``)
+ReserveKiB = Annotated[int, BeforeValidator(_reserve), _SIZE_SCHEMA]
+#: a whole number; YAML's ``true``/``yes`` (a bool) and ``1.5`` are refused, not taken as 1
+Count = Annotated[int, Strict()]
+#: a number; ``true`` is refused, not taken as 1.0
+Number = Annotated[float, Strict()]
+#: true or false; ``1`` is refused
+Flag = Annotated[bool, Strict()]
 SizeOrAuto = Annotated[
     int | Literal["auto"],
     BeforeValidator(_size_or_auto),
@@ -151,7 +178,7 @@ class WorkloadModel(_Strict):
     """What the application in a guest needs: resident user memory and threads."""
 
     user_memory: SizeKiB = Field(description="Resident memory the application needs, e.g. 200MiB.")
-    threads: int = Field(
+    threads: Count = Field(
         default=1, ge=1, le=1_000_000, description="Threads it runs (16 KiB kernel stack each)."
     )
     source: str | None = Field(default=None, description="Where the numbers come from.")
@@ -198,10 +225,10 @@ class HostModel(_Strict):
         min_length=1,
         description="A capacity-only host's capacity on each NUMA node, instead of node_memory.",
     )
-    numa_nodes: int | None = Field(
+    numa_nodes: Count | None = Field(
         default=None, ge=1, le=MAX_NUMA_NODES, description="NUMA nodes (default 1)."
     )
-    cpus: int = Field(ge=1, le=MAX_CPU_COUNT, description="Host CPUs (threads) guests' vCPUs share.")
+    cpus: Count = Field(ge=1, le=MAX_CPU_COUNT, description="Host CPUs (threads) guests' vCPUs share.")
     kernel: str | None = Field(
         default=None,
         description="Host kernel calibration (see `planner profiles`); needed for Linux hosts (KVM), "
@@ -209,15 +236,15 @@ class HostModel(_Strict):
     )
     cmdline: str = Field(default="", description="Host kernel command line (crashkernel=, hash sizes ...).")
     hypervisor: str = Field(description="Hypervisor profile, e.g. kvm-qemu, xen-pv, zvm, esxi.")
-    operator_reserve: SizeKiB | None = Field(
+    operator_reserve: ReserveKiB | None = Field(
         default=None, description="Memory the operator keeps back on the host, split evenly over the nodes."
     )
-    hypervisor_reserve: SizeKiB | None = Field(
+    hypervisor_reserve: ReserveKiB | None = Field(
         default=None,
         description="Overrides the hypervisor profile's own reserve (dom0, CP, VMkernel); "
         "none on a capacity-only host unless given.",
     )
-    vcpu_ratio: float = Field(
+    vcpu_ratio: Number = Field(
         default=16.0,
         gt=0,
         le=1000,
@@ -237,17 +264,19 @@ class GuestEntryModel(_Strict):
         description="This guest's name in tables, JSON and reports (default: the profile's name); unique "
         "in the host file, so one profile can be planned twice with different overrides.",
     )
-    min: int = Field(default=0, ge=0, le=10_000_000, description="At least this many guests of this profile.")
-    max: int | None = Field(default=None, ge=0, le=10_000_000, description="At most this many.")
-    weight: float = Field(
+    min: Count = Field(
+        default=0, ge=0, le=10_000_000, description="At least this many guests of this profile."
+    )
+    max: Count | None = Field(default=None, ge=0, le=10_000_000, description="At most this many.")
+    weight: Number = Field(
         default=1.0, gt=0, le=1e6, description="Value of one guest for objective max_weight."
     )
-    hugepages: bool = Field(default=False, description="Back guest RAM with the host's hugepage pool.")
+    hugepages: Flag = Field(default=False, description="Back guest RAM with the host's hugepage pool.")
     memory: SizeOrAuto | None = Field(
         default=None,
         description="Overrides the profile's size; 'auto' = smallest size that fits the workload.",
     )
-    vcpus: int | None = Field(
+    vcpus: Count | None = Field(
         default=None, ge=1, le=MAX_CPU_COUNT, description="Overrides the profile's vCPUs."
     )
     workload: WorkloadModel | None = Field(default=None, description="Overrides the profile's workload.")
@@ -261,17 +290,17 @@ class ScenarioModel(_Strict):
         default="full",
         description="Guest RAM resident on the host: full size, or expected = boot footprint + workload.",
     )
-    ksm_shared: SizeKiB | None = Field(
+    ksm_shared: ReserveKiB | None = Field(
         default=None,
         description="Memory per guest that KSM merges with other guests (identical kernel pages).",
     )
-    balloon_percent: float = Field(
+    balloon_percent: Number = Field(
         default=0,
         ge=0,
         lt=100,
         description="Share of each guest's RAM the balloon takes back (never below the workload).",
     )
-    memory_ratio: float = Field(
+    memory_ratio: Number = Field(
         default=1.0,
         ge=1.0,
         le=100,
@@ -298,7 +327,7 @@ class GuestProfileModel(_Strict):
     kernel: str
     hypervisors: list[str] = Field(min_length=1)
     memory: SizeOrAuto
-    vcpus: int = Field(ge=1, le=MAX_CPU_COUNT)
+    vcpus: Count = Field(ge=1, le=MAX_CPU_COUNT)
     machine: str | None = None
     cmdline: str = ""
     boot_footprint: SizeKiB | None = None

@@ -108,12 +108,21 @@ class KernelParameters:
 
 @dataclass(frozen=True)
 class CalibratedRange:
-    """Sizes and vCPU counts a calibration was made on."""
+    """Sizes and vCPU counts a calibration was made on: outside them its figures are extrapolated
+    (the model's policy, :func:`planner.kernel.model.predict`; the planner's notes)."""
 
     min_memory_kib: int
     max_memory_kib: int
     min_vcpu_count: int = 1
     max_vcpu_count: int = 1
+
+    def covers_memory(self, memory_kib: int) -> bool:
+        """Whether ``memory_kib`` lies within the calibrated sizes (bounds included)."""
+        return self.min_memory_kib <= memory_kib <= self.max_memory_kib
+
+    def covers_vcpus(self, vcpu_count: int) -> bool:
+        """Whether ``vcpu_count`` lies within the calibrated vCPU counts (bounds included)."""
+        return self.min_vcpu_count <= vcpu_count <= self.max_vcpu_count
 
 
 @dataclass(frozen=True)
@@ -237,7 +246,41 @@ def calibration_from_dict(data: Any, source: str = "<calibration>") -> Calibrati
             file=source,
             field="schema_version",
         )
-    params_in = _require(data, "parameters", dict, source)
+    values, sources = _parameters_from_dict(_require(data, "parameters", dict, source), source)
+    rng = _require(data, "calibrated_range", dict, source)
+    try:
+        calibrated_range = CalibratedRange(**rng)
+    except TypeError as err:
+        raise InputError(
+            f"expected min/max_memory_kib and min/max_vcpu_count; {err}",
+            file=source,
+            field="calibrated_range",
+        ) from None
+    arch = _require(data, "arch", str, source)
+    if arch not in ("x86_64", "s390x"):
+        raise InputError(f"expected arch x86_64 or s390x; found {arch!r}", file=source, field="arch")
+    logs = tuple(_log_from_dict(log) for log in data.get("logs") or [])
+    return Calibration(
+        name=_require(data, "name", str, source),
+        kernel_release=_require(data, "kernel_release", str, source),
+        arch=arch,
+        parameters=KernelParameters(**values),
+        calibrated_range=calibrated_range,
+        machine=data.get("machine"),
+        linux_version=str(data.get("linux_version") or ""),
+        description=str(data.get("description") or ""),
+        partial=bool(data.get("partial", False)),
+        min_boot_memory_kib=data.get("min_boot_memory_kib"),
+        parameter_sources=sources,
+        logs=logs,
+        notes=tuple(data.get("notes") or ()),
+        path=source,
+    )
+
+
+def _parameters_from_dict(params_in: dict[str, Any], source: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """``parameters:`` (``{name: {value, unit, how}}`` or ``{name: value}``) -> (values, how each
+    was found), every name a :class:`KernelParameters` field and every value of its type."""
     known = {f.name: f for f in dataclasses.fields(KernelParameters)}
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
@@ -263,43 +306,17 @@ def calibration_from_dict(data: Any, source: str = "<calibration>") -> Calibrati
         values[key] = float(value) if isinstance(default, float) and value is not None else value
         if isinstance(item, dict) and "how" in item:
             sources[key] = str(item["how"])
-    rng = _require(data, "calibrated_range", dict, source)
-    try:
-        calibrated_range = CalibratedRange(**rng)
-    except TypeError as err:
-        raise InputError(
-            f"expected min/max_memory_kib and min/max_vcpu_count; {err}",
-            file=source,
-            field="calibrated_range",
-        ) from None
-    arch = _require(data, "arch", str, source)
-    if arch not in ("x86_64", "s390x"):
-        raise InputError(f"expected arch x86_64 or s390x; found {arch!r}", file=source, field="arch")
-    logs = tuple(
-        LogRecord(
-            source=str(log.get("source", "")),
-            sha256=str(log.get("sha256", "")),
-            memory_kib=int(log.get("memory_kib", 0)),
-            vcpu_count=int(log.get("vcpu_count", 1)),
-            cmdline=str(log.get("cmdline", "")),
-            measured=dict(log.get("measured_kib") or {}),
-            modelled=dict(log.get("modelled_kib") or {}),
-        )
-        for log in data.get("logs") or []
-    )
-    return Calibration(
-        name=_require(data, "name", str, source),
-        kernel_release=_require(data, "kernel_release", str, source),
-        arch=arch,
-        parameters=KernelParameters(**values),
-        calibrated_range=calibrated_range,
-        machine=data.get("machine"),
-        linux_version=str(data.get("linux_version") or ""),
-        description=str(data.get("description") or ""),
-        partial=bool(data.get("partial", False)),
-        min_boot_memory_kib=data.get("min_boot_memory_kib"),
-        parameter_sources=sources,
-        logs=logs,
-        notes=tuple(data.get("notes") or ()),
-        path=source,
+    return values, sources
+
+
+def _log_from_dict(log: dict[str, Any]) -> LogRecord:
+    """One entry of ``logs:`` (as :meth:`Calibration.to_dict` writes it)."""
+    return LogRecord(
+        source=str(log.get("source", "")),
+        sha256=str(log.get("sha256", "")),
+        memory_kib=int(log.get("memory_kib", 0)),
+        vcpu_count=int(log.get("vcpu_count", 1)),
+        cmdline=str(log.get("cmdline", "")),
+        measured=dict(log.get("measured_kib") or {}),
+        modelled=dict(log.get("modelled_kib") or {}),
     )

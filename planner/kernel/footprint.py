@@ -30,7 +30,9 @@ from collections.abc import Sequence
 
 from planner.evidence.records import Evidence
 from planner.kernel.calibration import Calibration, KernelParameters
-from planner.kernel.model import GuestSpec, dma_pools_kib, reserved_terms
+from planner.kernel.reserved import reserved_terms
+from planner.kernel.runtime import dma_pools_kib
+from planner.kernel.spec import GuestSpec
 
 #: boots at or below this are mostly resident whatever the model says: not used to fit [KiB]
 FIT_MIN_MEMORY_KIB = 256 * 1024

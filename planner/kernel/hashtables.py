@@ -66,94 +66,103 @@ class HashTableSize:
         return -(-self.size_bytes // PAGE_BYTES) * (PAGE_BYTES // 1024)
 
 
-def _rules_6_1(arch: str, possible_cpu_count: int) -> tuple[HashRule, ...]:
+#: callers of ``alloc_large_system_hash()`` in 6.1 dmesg order before the futex table: sized from RAM
+_RULES_6_1_BEFORE_FUTEX = (
+    HashRule("Dentry cache", 8, 13, True, "dhash_entries", source="fs/dcache.c dcache_init_early() @ v6.1"),
+    HashRule("Inode-cache", 8, 14, True, "ihash_entries", source="fs/inode.c inode_init_early() @ v6.1"),
+    HashRule("Mount-cache", 8, 19, False, "mhash_entries", source="fs/namespace.c mnt_init() @ v6.1"),
+    HashRule("Mountpoint-cache", 8, 19, False, "mphash_entries", source="fs/namespace.c mnt_init() @ v6.1"),
+)
+#: the callers after the futex table
+_RULES_6_1_AFTER_FUTEX = (
+    HashRule(
+        "IP idents", 8, 16, False, None, 2048, 256 * 1024, source="net/ipv4/route.c ip_rt_init() @ v6.1"
+    ),
+    HashRule(
+        "tcp_listen_portaddr_hash",
+        16,
+        21,
+        False,
+        "thash_entries",
+        0,
+        64 * 1024,
+        source="net/ipv4/inet_hashtables.c inet_hashinfo2_init() @ v6.1",
+    ),
+    HashRule(
+        "Table-perturb",
+        4,
+        0,
+        False,
+        None,
+        fixed_entries=65536,
+        source="net/ipv4/inet_hashtables.c (INET_TABLE_PERTURB_ORDER 16) @ v6.1",
+    ),
+    HashRule(
+        "TCP established",
+        8,
+        17,
+        False,
+        "thash_entries",
+        0,
+        512 * 1024,
+        source="net/ipv4/tcp.c tcp_init() @ v6.1",
+    ),
+    # TCP bind: numentries = established entries (bhash + bhash2 buckets, 32 B); high 64K
+    HashRule("TCP bind", 32, 17, False, None, 0, 64 * 1024, source="net/ipv4/tcp.c tcp_init() @ v6.1"),
+    HashRule(
+        "MPTCP token",
+        24,
+        20,
+        False,
+        None,
+        0,
+        64 * 1024,
+        source="net/mptcp/token.c mptcp_token_init() @ v6.1",
+    ),
+    HashRule(
+        "UDP",
+        32,
+        21,
+        False,
+        "uhash_entries",
+        256,
+        64 * 1024,
+        source="net/ipv4/udp.c udp_table_init() @ v6.1",
+    ),
+    HashRule(
+        "UDP-Lite",
+        32,
+        21,
+        False,
+        "uhash_entries",
+        256,
+        64 * 1024,
+        source="net/ipv4/udp.c udp_table_init() @ v6.1",
+    ),
+)
+
+
+def _futex_rule(arch: str, possible_cpu_count: int) -> HashRule:
+    """The futex table: ``roundup_pow_of_two(256 * num_possible_cpus())`` buckets of one cache line
+    (``kernel/futex/core.c futex_init()`` @ v6.1)."""
     cacheline = 256 if arch == "s390x" else 64  # futex_hash_bucket is ____cacheline_aligned
     futex_entries = _roundup_pow2(256 * max(1, possible_cpu_count))
-    return (
-        HashRule(
-            "Dentry cache", 8, 13, True, "dhash_entries", source="fs/dcache.c dcache_init_early() @ v6.1"
-        ),
-        HashRule("Inode-cache", 8, 14, True, "ihash_entries", source="fs/inode.c inode_init_early() @ v6.1"),
-        HashRule("Mount-cache", 8, 19, False, "mhash_entries", source="fs/namespace.c mnt_init() @ v6.1"),
-        HashRule(
-            "Mountpoint-cache", 8, 19, False, "mphash_entries", source="fs/namespace.c mnt_init() @ v6.1"
-        ),
-        HashRule(
-            "futex",
-            cacheline,
-            0,
-            False,
-            None,
-            low_entries=futex_entries,
-            high_entries=futex_entries,
-            fixed_entries=futex_entries,
-            source="kernel/futex/core.c futex_init() @ v6.1",
-        ),
-        HashRule(
-            "IP idents", 8, 16, False, None, 2048, 256 * 1024, source="net/ipv4/route.c ip_rt_init() @ v6.1"
-        ),
-        HashRule(
-            "tcp_listen_portaddr_hash",
-            16,
-            21,
-            False,
-            "thash_entries",
-            0,
-            64 * 1024,
-            source="net/ipv4/inet_hashtables.c inet_hashinfo2_init() @ v6.1",
-        ),
-        HashRule(
-            "Table-perturb",
-            4,
-            0,
-            False,
-            None,
-            fixed_entries=65536,
-            source="net/ipv4/inet_hashtables.c (INET_TABLE_PERTURB_ORDER 16) @ v6.1",
-        ),
-        HashRule(
-            "TCP established",
-            8,
-            17,
-            False,
-            "thash_entries",
-            0,
-            512 * 1024,
-            source="net/ipv4/tcp.c tcp_init() @ v6.1",
-        ),
-        # TCP bind: numentries = established entries (bhash + bhash2 buckets, 32 B); high 64K
-        HashRule("TCP bind", 32, 17, False, None, 0, 64 * 1024, source="net/ipv4/tcp.c tcp_init() @ v6.1"),
-        HashRule(
-            "MPTCP token",
-            24,
-            20,
-            False,
-            None,
-            0,
-            64 * 1024,
-            source="net/mptcp/token.c mptcp_token_init() @ v6.1",
-        ),
-        HashRule(
-            "UDP",
-            32,
-            21,
-            False,
-            "uhash_entries",
-            256,
-            64 * 1024,
-            source="net/ipv4/udp.c udp_table_init() @ v6.1",
-        ),
-        HashRule(
-            "UDP-Lite",
-            32,
-            21,
-            False,
-            "uhash_entries",
-            256,
-            64 * 1024,
-            source="net/ipv4/udp.c udp_table_init() @ v6.1",
-        ),
+    return HashRule(
+        "futex",
+        cacheline,
+        0,
+        False,
+        None,
+        low_entries=futex_entries,
+        high_entries=futex_entries,
+        fixed_entries=futex_entries,
+        source="kernel/futex/core.c futex_init() @ v6.1",
     )
+
+
+def _rules_6_1(arch: str, possible_cpu_count: int) -> tuple[HashRule, ...]:
+    """Every caller of ``alloc_large_system_hash()`` in a 6.1 kernel, in dmesg order."""
+    return (*_RULES_6_1_BEFORE_FUTEX, _futex_rule(arch, possible_cpu_count), *_RULES_6_1_AFTER_FUTEX)
 
 
 def _roundup_pow2(n: int) -> int:

@@ -44,16 +44,10 @@ from typing import Literal
 from planner.errors import InfeasibleError
 from planner.kernel.calibration import Calibration
 from planner.kernel.cmdline import parse_cmdline
+from planner.kernel.host import HostPrediction, predict_host
 from planner.kernel.layout import host_layout
-from planner.kernel.model import (
-    GuestSpec,
-    HostPrediction,
-    OutOfRange,
-    Prediction,
-    build_hash_tables,
-    predict,
-    predict_host,
-)
+from planner.kernel.model import GuestSpec, OutOfRange, Prediction, predict
+from planner.kernel.reserved import build_hash_tables
 from planner.kernel.tuning_facts import OPTIONS, kernel_version
 from planner.kernel.tuning_results import (
     Candidate,
@@ -126,7 +120,7 @@ def guest_snapshot(
 def host_snapshot(
     calibration: Calibration, node_memory_kib: Sequence[int], cpu_count: int, cmdline: str
 ) -> Snapshot:
-    """:func:`~planner.kernel.model.predict_host`, with the host's hash tables."""
+    """:func:`~planner.kernel.host.predict_host`, with the host's hash tables."""
     p = predict_host(calibration, list(node_memory_kib), cpu_count, cmdline)
     layout = host_layout(calibration.arch, [int(m) for m in node_memory_kib])
     tables = build_hash_tables(
@@ -448,7 +442,7 @@ def tune_host(
     *,
     hash_min_entries: int = HASH_MIN_ENTRIES,
 ) -> TuneResult:
-    """Candidate command-line changes for a host's own kernel (:func:`~planner.kernel.model.predict_host`).
+    """Candidate command-line changes for a host's own kernel (:func:`~planner.kernel.host.predict_host`).
 
     The saving is host memory the guests can have: per node in ``totals_delta_kib``.
     """

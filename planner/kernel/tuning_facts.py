@@ -35,6 +35,7 @@ Sources read (public mirrors of the kernel history):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from planner.kernel.calibration import Calibration
@@ -190,13 +191,16 @@ OPTIONS: dict[str, OptionFacts] = {
 }
 
 
+#: the dotted numbers a kernel release starts with (``6.12.95`` of ``6.12.95+deb12-cloud-amd64``)
+_VERSION_RE = re.compile(r"(\d+(?:\.\d+)+)")
+
+
 def parse_version(text: str) -> Version | None:
-    """``6.1.0-56-cloud-amd64`` -> (6, 1, 0); ``2.6.18-rc4`` -> (2, 6, 18); else ``None``."""
-    head = text.strip().split("-", 1)[0].split()[0] if text.strip() else ""
-    parts = head.split(".")
-    if len(parts) < 2 or not all(p.isdigit() for p in parts):
-        return None
-    return tuple(int(p) for p in parts)
+    """The version a ``uname -r`` (or ``Linux version`` line) starts with: ``6.1.0-56-cloud-amd64``
+    -> (6, 1, 0); ``6.12.95+deb12-cloud-amd64`` -> (6, 12, 95); ``2.6.18-rc4`` -> (2, 6, 18);
+    else ``None``. The one reader of a kernel release in the planner."""
+    m = _VERSION_RE.match(text.strip())
+    return tuple(int(p) for p in m.group(1).split(".")) if m else None
 
 
 def kernel_version(calibration: Calibration) -> Version | None:

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from planner.kernel.hashtables import HashTableSize
-from planner.kernel.model import HostPrediction, Prediction
+from planner.kernel.host import HostPrediction
+from planner.kernel.model import Prediction
 from planner.kernel.tuning_facts import OptionFacts
 
 

@@ -20,6 +20,7 @@ from planner.live.proc import (
 )
 from planner.live.reader import (
     INSTALL_HINT,
+    driver_host_file,
     is_local_qemu_uri,
     load_libvirt,
     open_read_only,
@@ -57,6 +58,7 @@ __all__ = [
     "ProcessMemory",
     "SmapsMapping",
     "balloon_from_stats",
+    "driver_host_file",
     "guest_ram_mappings",
     "is_local_qemu_uri",
     "load_libvirt",

@@ -52,6 +52,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from planner.errors import InputError, LiveQueryError
+from planner.files import read_regular_file
 from planner.live.proc import balloon_from_stats, process_memory, qemu_pids_by_uuid
 from planner.live.records import (
     ACTIVE_STATES,
@@ -99,11 +100,59 @@ def validate_uri(uri: str) -> str:
                 f"expected test:///ABSOLUTE/PATH.xml (three slashes) or test:///default; found {uri!r}",
                 field="URI",
             )
-        if parts.path != "/default" and not Path(parts.path).is_file():
-            raise InputError(
-                f"expected a test-driver host file at {parts.path}; found no such file", field="URI"
-            )
+        if parts.path != "/default":
+            if not Path(parts.path).exists():
+                raise InputError(
+                    f"expected a test-driver host file at {parts.path}; found no such file", field="URI"
+                )
+            check_test_driver_file(parts.path)
     return uri
+
+
+def driver_host_file(uri: str) -> str | None:
+    """The host file a ``test:///PATH`` URI makes libvirt's test driver read, else None."""
+    parts = urlsplit(uri)
+    if parts.scheme == "test" and not parts.netloc and parts.path not in ("", "/default"):
+        return parts.path
+    return None
+
+
+#: the largest test-driver host file read [bytes] (the recorded ones are under 20 KiB)
+MAX_TEST_DRIVER_BYTES = 16 * 1024 * 1024
+
+
+def check_test_driver_file(path: str) -> None:
+    """Refuse a file libvirt's test driver cannot read, before libvirt sees it: it must be a
+    regular file of UTF-8 XML whose root element is ``<node>`` (libvirt
+    ``src/test/test_driver.c testOpenFromFile()``, "Root element is not 'node'").
+
+    Raises
+    ------
+    InputError
+        Naming the file (and the line, for XML that is not well formed).
+    """
+    import xml.etree.ElementTree as ET
+
+    what = "libvirt test-driver host file"
+    data = read_regular_file(path, what=what, max_bytes=MAX_TEST_DRIVER_BYTES)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(
+            f"expected a {what} in UTF-8; found byte 0x{data[err.start]:02x}, which is not UTF-8",
+            file=path,
+            line=data.count(b"\n", 0, err.start) + 1,
+            field="URI",
+        ) from None
+    try:  # expat refuses entity expansion bombs (Python >= 3.7.1 with expat >= 2.4)
+        root = ET.fromstring(text)
+    except ET.ParseError as err:
+        line = err.position[0] if err.position else None
+        raise InputError(f"expected a {what} (XML); found {err}", file=path, line=line, field="URI") from None
+    if root.tag != "node":
+        raise InputError(
+            f"expected a {what} with the root element <node>; found <{root.tag}>", file=path, field="URI"
+        )
 
 
 def is_local_qemu_uri(uri: str) -> bool:
@@ -270,6 +319,7 @@ def read_host(conn: Any, uri: str, *, start: float | None = None) -> HostSnapsho
         notes=tuple(r.notes),
         capabilities_s=capabilities_s,
         elapsed_s=time.perf_counter() - start,
+        info_node_count=int(info[4]) if len(info) > 4 else None,
     )
 
 

@@ -207,3 +207,4 @@ class HostSnapshot:
     notes: tuple[str, ...] = ()
     capabilities_s: float = 0.0  #: wall time of ``getCapabilities()`` [s]
     elapsed_s: float = 0.0  #: wall time of the whole snapshot [s]
+    info_node_count: int | None = None  #: ``getInfo()[4]``: NUMA nodes (1 when it cannot tell)

@@ -7,7 +7,9 @@ into a typed template context (:mod:`planner.report.context`) by a builder (:mod
 rendered by one Jinja2 environment (:mod:`.render`, templates in ``templates/``) into one
 self-contained HTML file: inline CSS and charts, no script, no request to anything.
 ``--csv DIR`` writes each of the report's tables as ``DIR/<slug>.csv``. A report never reads
-an input again, runs the kernel model or solves.
+an input again, runs the kernel model or solves. ``prepare_*_report`` renders a report and
+checks its targets (never one of the result's input files) without writing anything;
+``write_*_report`` then writes it, all or nothing.
 
 Jinja2 and matplotlib are imported only when a report is written.
 
@@ -32,6 +34,9 @@ __all__ = [
     "check_page",
     "fit_page",
     "predict_page",
+    "prepare_check_report",
+    "prepare_fit_report",
+    "prepare_predict_report",
     "write_check_report",
     "write_fit_report",
     "write_predict_report",
@@ -61,32 +66,54 @@ def check_page(result: CheckResult) -> ReportPage:
     return build(result)
 
 
-def _write(
+def _prepare(
     build: Callable[[R], ReportPage], result: R, html: Path | None, csv_dir: Path | None
-) -> list[Path]:
+) -> render.PendingReport:
+    inputs = tuple((f.role, f.path) for f in result.input_files)
     if html is None and csv_dir is None:
-        return []
+        return render.PendingReport((), (), inputs)
     with charts.drawing(html is not None):
         page = build(result)
-    return render.write(page, html=html, csv_dir=csv_dir)
+    return render.prepare(page, html=html, csv_dir=csv_dir, inputs=inputs)
+
+
+def prepare_fit_report(
+    result: FitResult, *, html: Path | None = None, csv_dir: Path | None = None
+) -> render.PendingReport:
+    """The fit report rendered and its targets checked (against the files the fit read, too)."""
+    return _prepare(fit_page, result, html, csv_dir)
+
+
+def prepare_predict_report(
+    result: PredictResult, *, html: Path | None = None, csv_dir: Path | None = None
+) -> render.PendingReport:
+    """The predict report rendered and its targets checked."""
+    return _prepare(predict_page, result, html, csv_dir)
+
+
+def prepare_check_report(
+    result: CheckResult, *, html: Path | None = None, csv_dir: Path | None = None
+) -> render.PendingReport:
+    """The check report rendered and its targets checked."""
+    return _prepare(check_page, result, html, csv_dir)
 
 
 def write_fit_report(
     result: FitResult, *, html: Path | None = None, csv_dir: Path | None = None
 ) -> list[Path]:
     """Write the fit report as HTML and/or CSV tables; return the files written."""
-    return _write(fit_page, result, html, csv_dir)
+    return prepare_fit_report(result, html=html, csv_dir=csv_dir).write()
 
 
 def write_predict_report(
     result: PredictResult, *, html: Path | None = None, csv_dir: Path | None = None
 ) -> list[Path]:
     """Write the predict report as HTML and/or CSV tables; return the files written."""
-    return _write(predict_page, result, html, csv_dir)
+    return prepare_predict_report(result, html=html, csv_dir=csv_dir).write()
 
 
 def write_check_report(
     result: CheckResult, *, html: Path | None = None, csv_dir: Path | None = None
 ) -> list[Path]:
     """Write the check report as HTML and/or CSV tables; return the files written."""
-    return _write(check_page, result, html, csv_dir)
+    return prepare_check_report(result, html=html, csv_dir=csv_dir).write()

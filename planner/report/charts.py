@@ -22,6 +22,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from planner.errors import PlannerError
 from planner.units import KIB_PER_MIB
 
 #: Chart width. [inch] (72 pt each; the page scales the SVG down on narrow screens)
@@ -123,9 +124,34 @@ def drawing(enabled: bool) -> Iterator[None]:
 
 
 # --- matplotlib -------------------------------------------------------------------------------------
+#: what to run when matplotlib is missing (it is the ``report`` extra, pyproject.toml)
+INSTALL_HINT = "the HTML report needs matplotlib, which is not installed: pip install 'planner[report]'"
+
+
+def require_matplotlib() -> None:
+    """Refuse early (before any work) when matplotlib cannot be imported.
+
+    Raises
+    ------
+    PlannerError
+        With the command that installs it.
+    """
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec("matplotlib") is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise PlannerError(INSTALL_HINT)
+
+
 def _pyplot() -> Any:
     """matplotlib.pyplot on the Agg backend, with the report's style (imported on first use)."""
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        raise PlannerError(INSTALL_HINT) from None
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt

@@ -40,7 +40,7 @@ from planner.report.context import (
     Table,
     Value,
 )
-from planner.results import CheckDomain, CheckResult, HostCheck
+from planner.results import CheckResult, HostCheck
 from planner.units import format_kib
 
 #: Segments of a node's fill (the host's own parts drawn as in the fit report).
@@ -263,13 +263,6 @@ def _nodes_table(host: HostCheck, prefix: str) -> Table:
     )
 
 
-def _used_in_guest_kib(dom: CheckDomain) -> int | None:
-    b = dom.balloon
-    if b is None or b.available_kib is None or b.usable_kib is None:
-        return None
-    return int(b.available_kib - b.usable_kib)
-
-
 def _domains_table(host: HostCheck, prefix: str) -> Table:
     """One row per domain; the hypervisor profile column only when the domains differ in it
     (why a measurement is missing is among the host's notes)."""
@@ -287,7 +280,7 @@ def _domains_table(host: HostCheck, prefix: str) -> Table:
                 d.max_memory_kib,
                 d.current_memory_kib,
                 m.guest_ram_rss_kib if m else None,
-                _used_in_guest_kib(d),
+                d.used_in_guest_kib,
                 d.kernel_need_kib,
                 d.predicted_overhead_kib if d.active else None,
                 m.host_overhead_kib if m else None,

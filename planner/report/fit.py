@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 
 from planner.capacity.binding import binding_kind, binding_text
-from planner.capacity.sizing import memory_in_range
 from planner.hypervisors import HypervisorProfile
 from planner.inputs.specs import Scenario
 from planner.kernel.calibration import Calibration
@@ -58,7 +57,7 @@ def fit_page(result: FitResult) -> ReportPage:
     warnings = []
     for name, pg in result.per_guest.items():
         rng = requests[name].calibration.calibrated_range
-        if not memory_in_range(requests[name].calibration, pg.guest_memory_kib):
+        if not rng.covers_memory(pg.guest_memory_kib):
             warnings.append(
                 f"{name}: {format_kib(pg.guest_memory_kib)} is outside the range {pg.kernel} was "
                 f"calibrated on ({format_kib(rng.min_memory_kib)} to {format_kib(rng.max_memory_kib)}): "

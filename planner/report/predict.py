@@ -9,7 +9,6 @@ import shlex
 from pathlib import Path
 
 from planner import data_dir
-from planner.capacity.sizing import memory_in_range
 from planner.kernel.calibration import Calibration
 from planner.kernel.model import Prediction
 from planner.report import charts
@@ -266,7 +265,7 @@ def _sweep_table(result: PredictResult) -> Table:
                 pt.memory_kib,
                 pt.mem_available_kib,
                 pt.kernel_kib,
-                "yes" if memory_in_range(result.calibration, pt.memory_kib) else "no",
+                "yes" if result.calibration.calibrated_range.covers_memory(pt.memory_kib) else "no",
             )
             for pt in result.sweep
         ),

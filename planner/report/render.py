@@ -4,6 +4,11 @@ One environment for every report: templates from the ``planner.templates`` packa
 (``templates/`` in the source tree), ``autoescape=True`` (every name, path and note is
 escaped: a domain called ``<script>`` shows as text), ``StrictUndefined`` (a field a
 template names and the context lacks fails the render).
+
+CSV cells are made in one place (:func:`csv_cell`), which neutralises text a spreadsheet
+would run as a formula. Files are written under :mod:`planner.files`' output rule:
+:func:`prepare` renders everything in memory and checks every target (before the command
+prints anything), :meth:`PendingReport.write` checks again and writes all or nothing.
 """
 
 from __future__ import annotations
@@ -11,15 +16,22 @@ from __future__ import annotations
 import csv
 import functools
 import io
-import os
-import tempfile
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from planner import data_dir
-from planner.errors import InputError, PlannerError
-from planner.files import write_atomic
+from planner.errors import PlannerError
+from planner.files import (
+    Output,
+    OutputDir,
+    check_output_dir,
+    check_output_file,
+    check_outputs,
+    write_outputs,
+)
 from planner.report.context import ReportPage, Table
 
 
@@ -52,131 +64,124 @@ def render(page: ReportPage) -> str:
 
 #: typography the HTML uses in row labels, as plain ASCII in CSV (``− host kernel``, ``× 1.2``)
 _CSV_ASCII = str.maketrans({"\u2212": "-", "\u00d7": "x"})
+#: what a spreadsheet takes as the start of a formula (OWASP "CSV Injection"): ``= + - @``,
+#: and tab and carriage return, which some strip before looking
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: a plain number, which keeps its sign and stays a number (``-2``, ``1.5e3``)
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def csv_cell(value: object) -> object:
+    """One CSV cell: None as empty, the row labels' typography as ASCII, and text that a
+    spreadsheet would run as a formula neutralised with a leading ``'`` (OWASP "CSV
+    Injection": a domain named ``=1+2+cmd|x!A0`` is written ``'=1+2+cmd|x!A0``, the label
+    ``− host kernel`` is written ``'- host kernel``). Numbers, and text that is a plain
+    number (``-2``), stay as they are."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        return value
+    text = value.translate(_CSV_ASCII)
+    if text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
 
 
 def csv_text(table: Table) -> str:
-    """One table as CSV: a header of unit-bearing keys, then the raw values; the minus and
-    times signs of row labels as ASCII ``-`` and ``x`` (a spreadsheet or ``grep`` finds them)."""
+    """One table as CSV: a header of unit-bearing keys, then the raw values, every cell
+    through :func:`csv_cell` (the one place CSV cells are made)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow([c.key for c in table.columns])
+    writer.writerow([csv_cell(c.key) for c in table.columns])
     for row in table.rows:
-        writer.writerow(
-            ["" if v is None else v.translate(_CSV_ASCII) if isinstance(v, str) else v for v in row]
-        )
+        writer.writerow([csv_cell(v) for v in row])
     return buf.getvalue()
 
 
-def _cannot_create_in(directory: Path) -> str | None:
-    """Why no file can be created in ``directory`` (None when one can): a real probe, since
-    permission bits say nothing for root, /proc or a read-only mount."""
-    try:
-        fd, probe = tempfile.mkstemp(prefix=".planner-probe.", dir=directory)
-    except OSError as err:
-        return err.strerror or str(err)
-    os.close(fd)
-    os.unlink(probe)
-    return None
-
-
 def check_html_target(path: Path) -> Path:
-    """Refuse an ``--html`` path the report could not be written to, before any work is done.
-
-    Raises
-    ------
-    InputError
-        When ``path`` is a directory, its directory does not exist, or no file can be created there.
-    """
-    path = Path(path)
-    if path.is_dir():
-        raise InputError(
-            f"expected a file name for the HTML report; found the directory {path}", field="--html"
-        )
-    parent = path.parent
-    if not parent.is_dir():
-        found = f"the file {parent}" if parent.exists() else f"no directory {parent}"
-        raise InputError(
-            f"expected an existing directory to write the HTML report into; found {found}", field="--html"
-        )
-    why = _cannot_create_in(parent)
-    if why is not None:
-        raise InputError(
-            f"expected a directory the HTML report can be written into; "
-            f"found {parent}, where no file can be created ({why})",
-            field="--html",
-        )
-    return path
+    """Refuse an ``--html`` path the report may not be written to (:mod:`planner.files`' rule),
+    before any work is done."""
+    return check_output_file(path, option="--html", what="the HTML report")
 
 
 def check_csv_target(directory: Path) -> Path:
-    """Refuse a ``--csv`` directory the tables could not be written to, before any work is done.
-
-    The directory itself may be missing (it is created with its parents when the tables are
-    written); the nearest part of it that exists must be a directory where files can be created.
-
-    Raises
-    ------
-    InputError
-        When ``directory`` or one of its parents is a file, or nothing can be created there.
-    """
-    directory = Path(directory)
-    if directory.exists() and not directory.is_dir():
-        raise InputError(
-            f"expected a directory for the CSV tables; found the file {directory}", field="--csv"
-        )
-    existing = next((p for p in (directory, *directory.parents) if p.exists()), Path("."))
-    if not existing.is_dir():
-        raise InputError(
-            f"expected a directory for the CSV tables; found the file {existing} in {directory}",
-            field="--csv",
-        )
-    why = _cannot_create_in(existing)
-    if why is not None:
-        raise InputError(
-            f"expected a directory the CSV tables can be written into; "
-            f"found {existing}, where no file can be created ({why})",
-            field="--csv",
-        )
-    return directory
+    """Refuse a ``--csv`` directory the tables may not be written into, before any work is done:
+    a directory, or a new name in an existing directory (it is created when the tables are
+    written; its parents are not)."""
+    return check_output_dir(directory, option="--csv", what="the CSV tables")
 
 
-def _csv_target(directory: Path) -> Path:
-    check_csv_target(directory)
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise InputError(f"expected a directory that can be created; {err.strerror}", field="--csv") from None
-    return directory
+@dataclass(frozen=True)
+class PendingReport:
+    """A report rendered in memory and checked against its targets and inputs, not yet written."""
+
+    outputs: tuple[Output, ...]
+    new_dirs: tuple[OutputDir, ...]
+    inputs: tuple[tuple[str, str], ...]
+
+    def write(self) -> list[Path]:
+        """Write every file, all or nothing (checked again first); return the files written.
+
+        Raises
+        ------
+        InputError
+            A target the output rule refuses (made so since it was checked).
+        PlannerError
+            A file that cannot be written (permissions, disk full).
+        """
+        try:
+            return write_outputs(self.outputs, inputs=self.inputs, new_dirs=self.new_dirs)
+        except OSError as err:
+            where = f" {err.filename}" if err.filename else ""
+            raise PlannerError(f"could not write{where}: {err.strerror or err}") from None
 
 
-def write(page: ReportPage, *, html: Path | None = None, csv_dir: Path | None = None) -> list[Path]:
-    """Write the HTML report and/or one CSV per table; return the files written.
+def prepare(
+    page: ReportPage,
+    *,
+    html: Path | None = None,
+    csv_dir: Path | None = None,
+    inputs: Sequence[tuple[str, str]] = (),
+) -> PendingReport:
+    """Render the HTML report and/or one CSV per table in memory, and check every target
+    (:func:`planner.files.check_outputs`) before anything is written or printed.
 
     Raises
     ------
     InputError
-        When the HTML file's directory does not exist, or ``csv_dir`` is a file.
-    PlannerError
-        When a file cannot be written (permissions, disk full).
+        A target the output rule refuses: not a regular file, a symlink, a missing directory,
+        one of ``inputs``.
     """
-    targets: list[tuple[Path, str]] = []
+    outputs: list[Output] = []
+    new_dirs: list[OutputDir] = []
     if html is not None:
-        targets.append((check_html_target(Path(html)), render(page)))
+        outputs.append(Output(Path(html), render(page), "--html", "the HTML report"))
     if csv_dir is not None:
-        directory = _csv_target(Path(csv_dir))
+        directory = Path(csv_dir)
+        new_dirs.append(OutputDir(directory, "--csv", "the CSV tables"))
         slugs = [t.slug for t in page.tables]
         duplicates = {s for s in slugs if slugs.count(s) > 1}
         if duplicates:  # a builder bug, not bad input
             raise AssertionError(f"duplicate table slugs: {sorted(duplicates)}")
-        targets += [(directory / f"{t.slug}.csv", csv_text(t)) for t in page.tables]
-    written: list[Path] = []
-    for path, text in targets:
-        try:
-            write_atomic(path, text)
-        except OSError as err:
-            raise PlannerError(f"could not write {path}: {err.strerror or err}") from None
-        written.append(path)
-    return written
+        outputs += [
+            Output(directory / f"{t.slug}.csv", csv_text(t), "--csv", f"the CSV table {t.slug}.csv")
+            for t in page.tables
+        ]
+    pending = PendingReport(tuple(outputs), tuple(new_dirs), tuple(inputs))
+    check_outputs(pending.outputs, inputs=pending.inputs, new_dirs=pending.new_dirs)
+    return pending
+
+
+def write(
+    page: ReportPage,
+    *,
+    html: Path | None = None,
+    csv_dir: Path | None = None,
+    inputs: Sequence[tuple[str, str]] = (),
+) -> list[Path]:
+    """Write the HTML report and/or one CSV per table (:func:`prepare`, then write); return
+    the files written."""
+    return prepare(page, html=html, csv_dir=csv_dir, inputs=inputs).write()
 
 
 def slug(text: str) -> str:

@@ -10,7 +10,15 @@ the boot lab).
 
 from planner.results.check import CheckDomain, CheckNode, CheckResult, HostCheck
 from planner.results.common import InputFile
-from planner.results.fit import FitResult, FootprintSource, NodeResult, PerGuest, PlanResult, SweepPoint
+from planner.results.fit import (
+    FitResult,
+    FootprintSource,
+    HypervisorParameter,
+    NodeResult,
+    PerGuest,
+    PlanResult,
+    SweepPoint,
+)
 from planner.results.kernel import CalibrateResult, PredictResult, ProfileListing
 
 __all__ = [
@@ -21,6 +29,7 @@ __all__ = [
     "FitResult",
     "FootprintSource",
     "HostCheck",
+    "HypervisorParameter",
     "InputFile",
     "NodeResult",
     "PerGuest",

@@ -100,6 +100,15 @@ class CheckDomain:
     balloon: BalloonStats | None
     kernel_need_kib: int | None
 
+    @property
+    def used_in_guest_kib(self) -> int | None:
+        """What the guest uses by its own account: the balloon driver's ``available`` less
+        ``usable`` (MemTotal less MemAvailable, ``virtio_balloon`` stats); None when not reported."""
+        b = self.balloon
+        if b is None or b.available_kib is None or b.usable_kib is None:
+            return None
+        return int(b.available_kib - b.usable_kib)
+
     def to_json(self) -> dict[str, Any]:
         m = self.measured
         b = self.balloon

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from planner.files import sha256_of
+from planner.inputs.yaml import STDIN_NAME
 
 
 @dataclass(frozen=True)
@@ -15,7 +16,7 @@ class InputFile:
 
     role: str  #: ``host file``, ``guest profile NAME``, ``kernel calibration NAME`` ...
     path: str
-    sha256: str | None  #: None when the file could not be read again
+    sha256: str | None  #: None when the file could not be read again (standard input)
 
 
 def input_files(files: Iterable[tuple[str, str | None]]) -> tuple[InputFile, ...]:
@@ -27,7 +28,7 @@ def input_files(files: Iterable[tuple[str, str | None]]) -> tuple[InputFile, ...
         if path is None or str(path) in seen:
             continue
         seen.add(str(path))
-        out.append(InputFile(role, str(path), sha256_of(path)))
+        out.append(InputFile(role, str(path), None if path == STDIN_NAME else sha256_of(path)))
     return tuple(out)
 
 

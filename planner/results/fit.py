@@ -12,12 +12,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from planner.hypervisors import ParameterKind, ParameterValue
 from planner.inputs.specs import HostFile
 from planner.results.common import InputFile, whole
 
 #: where a guest's boot footprint comes from: its profile's measured ``boot_footprint:``, or the
 #: kernel calibration's footprint model (:func:`planner.kernel.footprint.boot_footprint_kib`)
 FootprintSource = Literal["profile", "model"]
+
+
+@dataclass(frozen=True)
+class HypervisorParameter:
+    """One parameter of the host's hypervisor profile, with how it is known and its source."""
+
+    value: ParameterValue
+    kind: ParameterKind
+    source: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"value": self.value, "kind": self.kind, "source": self.source}
 
 
 @dataclass(frozen=True)
@@ -182,7 +195,7 @@ class FitResult:
     per_guest: Mapping[str, PerGuest]
     guaranteed: PlanResult
     scenario: PlanResult | None
-    hypervisor_parameters: Mapping[str, Mapping[str, Any]]
+    hypervisor_parameters: Mapping[str, HypervisorParameter]
     #: what the report draws and lists, not in the JSON: the host file as read, each guest's
     #: size sweep and alone count (at its size), the files read with their sha256
     spec: HostFile
@@ -213,6 +226,6 @@ class FitResult:
             **plan,
             "per_guest": {k: v.to_json() for k, v in self.per_guest.items()},
             "scenario": self.scenario.to_json() if self.scenario else None,
-            "hypervisor_parameters": {k: dict(v) for k, v in self.hypervisor_parameters.items()},
+            "hypervisor_parameters": {k: v.to_json() for k, v in self.hypervisor_parameters.items()},
             "notes": list(self.notes),
         }

@@ -39,6 +39,7 @@ class CalibrateResult:
     calibration: Calibration
     output: Path | None
     skipped: tuple[tuple[str, str], ...] = ()
+    input_files: tuple[InputFile, ...] = ()  #: the logs (and manifests) read (not in the JSON)
 
     def to_json(self) -> dict[str, Any]:
         data = dict(self.calibration.to_dict())

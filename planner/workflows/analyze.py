@@ -26,6 +26,7 @@ from planner.kernel.model import GuestSpec, predict
 from planner.live.records import DomainSnapshot, HostSnapshot
 from planner.results import CheckDomain, CheckNode, HostCheck
 from planner.units import format_kib
+from planner.workflows.sources import host_file_warnings, memory_source_warnings
 
 #: hypervisor profile for a domain of this ``<domain type=>`` when no host file names one
 CHECK_HYPERVISOR_BY_DOMAIN_TYPE = {"kvm": "kvm-qemu", "qemu": "qemu-tcg"}
@@ -33,8 +34,6 @@ CHECK_DEFAULT_HYPERVISOR = "kvm-qemu"
 #: host and guest kernel calibrations assumed when no host file names one, by architecture
 CHECK_DEFAULT_HOST_KERNEL = {"x86_64": "debian12-amd64", "s390x": "debian12-s390x"}
 CHECK_DEFAULT_GUEST_KERNEL = {"x86_64": "debian12-cloud-amd64", "s390x": "debian12-s390x"}
-#: memory sources that differ by more than this share are reported (recipes §4 gotcha 14)
-CHECK_SOURCES_TOLERANCE = 0.02
 #: a first ``getCapabilities()`` slower than this is explained in a note (recipes §4 gotcha 9) [s]
 CHECK_SLOW_CAPABILITIES_S = 5.0
 _SLOW_CAPABILITIES = (
@@ -192,7 +191,9 @@ def _host_nodes(snap: HostSnapshot, host: HostSpec | None, out: _Report) -> _Nod
         out.notes.append(
             f"{snap.driver} reports no NUMA cells: one node of {format_kib(snap.info_memory_kib)}"
         )
-    out.warnings += _memory_source_warnings(snap)
+    out.warnings += memory_source_warnings(snap)
+    if host is not None:
+        out.warnings += host_file_warnings(snap, host)
     total = snap.stats_total_kib
     if nodes.from_cells and len(nodes.ids) == 1 and total and total > nodes.memory_kib[0]:
         # a single node holds all the host's memory, whatever the node meminfo says
@@ -202,31 +203,6 @@ def _host_nodes(snap: HostSnapshot, host: HostSpec | None, out: _Report) -> _Nod
         )
         nodes = replace(nodes, memory_kib=(total,), free_kib=(snap.stats_free_kib,))
     return nodes
-
-
-def _memory_source_warnings(snap: HostSnapshot) -> list[str]:
-    """Cross-check the host's memory sources (recipes §4 gotcha 14)."""
-    out: list[str] = []
-    figures = {"getInfo": snap.info_memory_kib}
-    if snap.nodes:
-        figures["NUMA cells"] = sum(n.memory_kib for n in snap.nodes)
-    if snap.stats_total_kib is not None:
-        figures["getMemoryStats (/proc/meminfo)"] = snap.stats_total_kib
-    if len(figures) < 2:
-        return out
-    low, high = min(figures.values()), max(figures.values())
-    if high > 0 and (high - low) / high > CHECK_SOURCES_TOLERANCE:
-        listed = ", ".join(f"{k} {format_kib(v)}" for k, v in figures.items())
-        out.append(f"memory sources disagree: {listed}")
-    for n in snap.nodes:
-        if n.stats_total_kib is not None and n.stats_total_kib != n.memory_kib:
-            diff = abs(n.stats_total_kib - n.memory_kib) / max(n.memory_kib, 1)
-            if diff > CHECK_SOURCES_TOLERANCE:
-                out.append(
-                    f"node {n.node_id}: capabilities say {format_kib(n.memory_kib)}, "
-                    f"getMemoryStats says {format_kib(n.stats_total_kib)}"
-                )
-    return out
 
 
 def _host_calibration(snap: HostSnapshot, host: HostSpec | None, notes: list[str]) -> Calibration | None:
@@ -257,8 +233,16 @@ def _budget(
 ) -> tuple[Calibration | None, NodeBudget, tuple[int, ...]]:
     """(host kernel calibration, each node's budget, the host kernel's watermark reserves per node)."""
     zero = (0,) * len(nodes.ids)
-    modelled = hypervisor.host_kernel_scope == "node" and not (host is not None and host.capacity_only)
-    cal = _host_calibration(snap, host, notes) if modelled else None
+    applied = hypervisor.host_kernel_scope == "node" and not (host is not None and host.capacity_only)
+    if host is not None and host.kernel is not None:
+        notes.append(
+            f"host.kernel {host.kernel.name} from the host file applied: its predicted use is taken off "
+            "each node"
+            if applied
+            else f"host.kernel {host.kernel.name} from the host file not applied: "
+            f"{hypervisor.stack.host_kernel_note}"
+        )
+    cal = _host_calibration(snap, host, notes) if applied else None
     kernel_kib, reserves_kib = zero, zero
     if cal is not None:
         use = host_kernel_use(cal, nodes.memory_kib, cpu_count, host.cmdline if host is not None else "")

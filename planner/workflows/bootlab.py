@@ -12,9 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from planner.bootlab.campaign import Accel, BootRecord, run_campaign
+from planner.bootlab.boots import BootRecord
+from planner.bootlab.campaign import run_campaign
+from planner.bootlab.lab import Accel
 from planner.errors import InputError
-from planner.evidence.bundle import MANIFEST_NAME
+from planner.evidence.manifest import MANIFEST_NAME
 from planner.inputs.calibrations import LOCAL_KERNELS_DIR
 from planner.results.bootlab import BootlabResult
 from planner.units import parse_size_kib
@@ -127,6 +129,7 @@ def run_bootlab(
     calibrated = None
     if r.calibrate is not None:
         out = LOCAL_KERNELS_DIR / f"{r.calibrate}.yaml"
+        out.parent.mkdir(parents=True, exist_ok=True)  # ./profiles/kernels, where names are looked up
         calibrated = calibrate_logs([r.output], name=r.calibrate, output=out)
     return BootlabResult(campaign, calibrated)
 

@@ -18,8 +18,9 @@ from planner.capacity.sizing import GuestKernel, smallest_fitting_kib
 from planner.errors import InfeasibleError, InputError, PlannerError
 from planner.inputs.calibrations import load_calibration
 from planner.inputs.hostfile import load_host_file
-from planner.inputs.profiles import load_guest_profile, load_hypervisor_profile, shipped_profile_file
+from planner.inputs.profiles import load_guest_profile, load_hypervisor_profile
 from planner.inputs.specs import GuestProfile, HostSpec
+from planner.inputs.yaml import source_name
 from planner.results import CheckResult, HostCheck, InputFile
 from planner.results.common import input_files
 from planner.workflows.analyze import CheckProfile, CheckSettings, analyze_host, profile_hypervisor
@@ -63,8 +64,9 @@ def check(
         try:
             live.validate_uri(uri)
             valid.append(uri)
-        except InputError as err:
-            malformed[i] = HostCheck(uri=uri, error=err.message, bad_input=True)
+        except InputError as err:  # the message names the test-driver file, if that is at fault
+            where = InputError(err.message, file=err.file, line=err.line)
+            malformed[i] = HostCheck(uri=uri, error=str(where), bad_input=True)
     if valid:
         live.load_libvirt()  # one clear error when libvirt-python is missing
     # the hosts are read (in threads, libvirt releases the GIL) while the files are read here
@@ -82,15 +84,17 @@ def check(
     return CheckResult(
         hosts=tuple(hosts),
         profiles=tuple(p.name for p in settings.profiles),
-        host_file=str(host_path) if host_path is not None else None,
+        host_file=source_name(host_path) if host_path is not None else None,
         requested_profiles=tuple(profiles),
         guest_profiles=guest_profiles,
-        input_files=_input_files(hosts, guest_profiles, host_path),
+        input_files=_input_files(uris, hosts, guest_profiles, host_path),
     )
 
 
-def _analysed(uri: str, snap: live.HostSnapshot | str, settings: CheckSettings) -> HostCheck:
+def _analysed(uri: str, snap: live.HostSnapshot | str | InputError, settings: CheckSettings) -> HostCheck:
     """One host's check: its analysis, or the error that stopped its read or its analysis."""
+    if isinstance(snap, InputError):
+        return HostCheck(uri=uri, error=str(snap), bad_input=True)
     if isinstance(snap, str):
         return HostCheck(uri=uri, error=snap.removeprefix(f"{uri}: "))
     try:
@@ -104,22 +108,36 @@ def _analysed(uri: str, snap: live.HostSnapshot | str, settings: CheckSettings) 
 
 def _start_snapshots(
     uris: Sequence[str], timeout_s: float
-) -> tuple[list[live.HostSnapshot | str], list[threading.Thread]]:
-    """One (daemon) thread per URI; each slot of the list ends as a snapshot or an error message."""
-    out: list[live.HostSnapshot | str] = [f"{u}: no answer within {timeout_s:.0f} s" for u in uris]
+) -> tuple[list[live.HostSnapshot | str | InputError], list[threading.Thread]]:
+    """One (daemon) thread per URI; each slot of the list ends as a snapshot or an error: a
+    message, or an :class:`InputError` when libvirt's test driver refused the file it was given."""
+    out: list[live.HostSnapshot | str | InputError] = [
+        f"{u}: no answer within {timeout_s:.0f} s" for u in uris
+    ]
 
     def run(i: int, uri: str) -> None:
         try:
             out[i] = live.snapshot(uri)
-        except PlannerError as err:
-            out[i] = str(err)
-        except Exception as err:  # a bug or data libvirt should never send: this host fails, not all
-            out[i] = f"{uri}: unexpected {type(err).__name__} while reading the host: {err} (a planner bug)"
+        except Exception as err:  # one host fails, not all
+            out[i] = _read_error(uri, err)
 
     threads = [threading.Thread(target=run, args=(i, u), daemon=True) for i, u in enumerate(uris)]
     for t in threads:
         t.start()
     return out, threads
+
+
+def _read_error(uri: str, err: Exception) -> str | InputError:
+    """What a failed read says: a test-driver file libvirt refused is bad input naming the file
+    (whatever the binding raised, a SystemError included); a planner error its message; anything
+    else, data libvirt should never send, a planner bug."""
+    path = live.driver_host_file(uri)
+    said = str(err).removeprefix(f"{uri}: ") or type(err).__name__
+    if path is not None:
+        return InputError(f"expected a host file libvirt's test driver can read; found {said}", file=path)
+    if isinstance(err, PlannerError):
+        return str(err)
+    return f"{uri}: unexpected {type(err).__name__} while reading the host: {err} (a planner bug)"
 
 
 # --- settings -------------------------------------------------------------------------------------
@@ -182,17 +200,20 @@ def _auto_size_kib(profile: GuestProfile) -> int:
 
 
 def _input_files(
-    hosts: Sequence[HostCheck], guest_profiles: dict[str, GuestProfile], host_path: str | Path | None
+    uris: Sequence[str],
+    hosts: Sequence[HostCheck],
+    guest_profiles: dict[str, GuestProfile],
+    host_path: str | Path | None,
 ) -> tuple[InputFile, ...]:
-    """The host file, the kernel calibrations assumed, the guest and hypervisor profiles."""
-    files: list[tuple[str, str | None]] = [("host file", str(host_path))] if host_path is not None else []
-    hypervisors: list[str] = []
+    """The test-driver files, the host file, the kernel calibrations assumed, the guest and
+    hypervisor profiles."""
+    files: list[tuple[str, str | None]] = [("host file", source_name(host_path))] if host_path else []
+    files += [("libvirt test-driver file", path) for path in map(live.driver_host_file, uris) if path]
+    hypervisors: dict[str, str | None] = {}
     for h in hosts:
-        hypervisors += [hv.name for hv in h.hypervisor_profiles]
+        for hv in h.hypervisor_profiles:
+            hypervisors.setdefault(hv.name, hv.path)
         files += [(f"kernel calibration {cal.name}", cal.path) for cal in h.calibrations]
     files += [(f"guest profile {p.name}", p.origin.file) for p in guest_profiles.values()]
-    files += [
-        (f"hypervisor profile {hv}", shipped_profile_file("hypervisors", hv))
-        for hv in dict.fromkeys(hypervisors)
-    ]
+    files += [(f"hypervisor profile {name}", path) for name, path in hypervisors.items()]
     return input_files(files)

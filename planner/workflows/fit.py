@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from planner.capacity.binding import binding_text
 from planner.capacity.demand import guest_demand
@@ -20,10 +19,9 @@ from planner.capacity.nodes import NodeBudget, host_kernel_range_note, host_kern
 from planner.capacity.solver import GuestKind, NodeCapacity, PackingProblem, Plan, solve
 from planner.errors import InfeasibleError, InputError
 from planner.inputs.hostfile import host_file_from_data, load_host_file, located
-from planner.inputs.schema import MAX_CPU_COUNT
 from planner.inputs.specs import HostFile, HostSpec, Scenario
-from planner.results import FitResult, NodeResult, PerGuest, PlanResult
-from planner.units import format_kib
+from planner.results import FitResult, HypervisorParameter, NodeResult, PerGuest, PlanResult
+from planner.units import MAX_CPU_COUNT, format_kib
 from planner.workflows.fit_report import fit_input_files, size_sweeps
 from planner.workflows.guests import size_guest
 
@@ -143,9 +141,9 @@ def fit_host_file(host_file: HostFile) -> FitResult:
     )
 
 
-def _hypervisor_parameters(host: HostSpec) -> dict[str, dict[str, Any]]:
+def _hypervisor_parameters(host: HostSpec) -> dict[str, HypervisorParameter]:
     return {
-        name: {"value": getattr(host.hypervisor.params, name), "kind": src.kind, "source": src.source}
+        name: HypervisorParameter(getattr(host.hypervisor.params, name), src.kind, src.source)
         for name, src in host.hypervisor.sources.items()
     }
 

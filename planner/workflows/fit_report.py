@@ -9,7 +9,6 @@ from collections.abc import Mapping
 
 from planner.capacity.demand import alone_count, guest_demand
 from planner.capacity.sizing import GuestKernel, kernel_sweep, sweep_sizes_kib
-from planner.inputs.profiles import shipped_profile_file
 from planner.inputs.specs import GuestRequest, HostFile
 from planner.results import InputFile, PerGuest, PlanResult, SweepPoint
 from planner.results.common import input_files
@@ -58,7 +57,7 @@ def size_sweeps(
                 SweepPoint(
                     p.memory_kib,
                     p.mem_available_kib - first.workload_kernel_kib,
-                    p.memory_kib + request.hypervisor.host_overhead_kib(p.memory_kib, request.vcpu_count),
+                    request.hypervisor.host_cost_kib(p.memory_kib, request.vcpu_count),
                     alone_at(p.memory_kib, request, plan, host_file),
                 )
                 for p in points
@@ -75,7 +74,7 @@ def fit_input_files(host_file: HostFile) -> tuple[InputFile, ...]:
         files.append((f"guest profile {r.profile.name}", r.profile.origin.file))
         hypervisors.setdefault(r.hypervisor.name, r.hypervisor)
     for name, hv in hypervisors.items():
-        files.append((f"hypervisor profile {name}", hv.path or shipped_profile_file("hypervisors", name)))
+        files.append((f"hypervisor profile {name}", hv.path))
     cals = [r.calibration for r in host_file.guests]
     if host_file.host.kernel is not None:
         cals.append(host_file.host.kernel)

@@ -48,6 +48,7 @@ def _memory_kib(guest: GuestRequest, index: int, host_file: HostFile) -> int:
         memory_kib = guest.memory_kib
     largest_kib = max(host_file.host.node_memory_kib)
     if memory_kib > largest_kib:
+        _refuse_small_nodes(host_file, memory_kib)
         origin = guest.memory_origin or guest.origin
         raise InputError(
             f"expected a guest no larger than a NUMA node ({format_kib(largest_kib)}); "
@@ -77,6 +78,30 @@ def boot_footprint(guest: GuestRequest, memory_kib: int) -> tuple[int | None, Fo
     if modelled is not None:
         return modelled, "model"
     return None, None
+
+
+def _refuse_small_nodes(host_file: HostFile, memory_kib: int) -> None:
+    """Blame the host's nodes, not a guest, when no guest of the host file (of those sized before
+    their kernel is run: ``memory: auto`` ones are not) fits a node: ``numa_nodes: 1000`` splits
+    64 GiB into nodes of 65.5 MiB, smaller than any guest profile shipped."""
+    host = host_file.host
+    sizes = [g.memory_kib for g in host_file.guests if g.memory_kib != "auto"]
+    smallest = min([memory_kib, *(k for k in sizes if isinstance(k, int))])
+    largest_kib = max(host.node_memory_kib)
+    if smallest <= largest_kib:
+        return
+    count = len(host.node_memory_kib)
+    key = next((k for k in ("node_memory", "numa_nodes") if k in host.key_lines), "memory")
+    nodes = f"{count} nodes of {format_kib(largest_kib)}" if count > 1 else "one node"
+    nodes += "" if count > 1 else f" of {format_kib(largest_kib)}"
+    origin = host.origin_of(key)
+    raise InputError(
+        f"expected NUMA nodes that can hold a guest; found {nodes}, smaller than every guest "
+        f"(the smallest is {format_kib(smallest)})",
+        file=origin.file,
+        line=origin.line,
+        field=f"host.{key}",
+    )
 
 
 def size_guest(guest: GuestRequest, index: int, host_file: HostFile) -> PerGuest:
@@ -121,7 +146,7 @@ def size_guest(guest: GuestRequest, index: int, host_file: HostFile) -> PerGuest
         vcpu_count=guest.vcpu_count,
         hugepages=guest.hugepages,
         host_overhead_kib=overhead,
-        host_cost_kib=memory_kib + overhead,
+        host_cost_kib=guest.hypervisor.host_cost_kib(memory_kib, guest.vcpu_count),
         guest_kernel_kib=p.kernel_kib,
         mem_available_kib=p.mem_available_kib,
         workload_user_kib=wl.user_memory_kib if wl else None,
