@@ -27,11 +27,11 @@ from types import FrameType
 from typing import Literal
 
 from planner.bootlab import fetch, qemu
-from planner.bootlab.campaign import KernelSource, probe_kvm, resolve_kernel
 from planner.bootlab.cgroup import MemoryCgroup, memory_cgroup
 from planner.bootlab.idle import IDLE_READY, TMPFS_FAILED, cached_idle_initramfs, tmpfs_cmdline
 from planner.bootlab.image import Arch
 from planner.bootlab.initramfs import cached_initramfs
+from planner.bootlab.lab import KernelSource, probe_kvm, resolve_kernel
 from planner.bootlab.resident import read_residency
 from planner.errors import InputError
 
