@@ -139,14 +139,15 @@ def test_idle_initramfs_holds_init_and_modules_in_order(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("profile", "memory", "limit_mib", "tmpfs", "guaranteed", "expected", "source"),
     [
-        # 1536 / (128 + 94.7 qemu-tcg) = 6.9; 1536 / (114 measured footprint + 94.7) = 7.4
-        ("kvm-cloud-128mib", None, 1536, None, 6, 7, "profile"),
-        # 2048 / (256 + 95.0) = 5.8; 2048 / (120 measured footprint + 95.0) = 9.5
-        ("kvm-cloud-256mib", None, 2048, None, 5, 9, "profile"),
-        # not the profile's size: the kernel model's footprint, capped at 96 MiB: 1024 / 190.6 = 5.4
+        # qemu-tcg: 71.7 MiB per guest, 23 MiB of qemu's file pages once in the limit (1513 left):
+        # 1513 / (128 + 71.7) = 7.6; 1513 / (114 measured footprint + 71.7) = 8.1
+        ("kvm-cloud-128mib", None, 1536, None, 7, 8, "profile"),
+        # 2025 / (256 + 72.0) = 6.2; 2025 / (120 measured footprint + 72.0) = 10.5
+        ("kvm-cloud-256mib", None, 2048, None, 6, 10, "profile"),
+        # not the profile's size: the kernel model's footprint, capped at 96 MiB: 1001 / 167.6 = 5.97
         ("kvm-cloud-128mib", "96MiB", 1024, None, 5, 5, "model"),
-        # 114 + 32 MiB of data + its page tables is over 128 MiB: capped, both 1536 / 222.7 = 6.9
-        ("kvm-cloud-128mib", None, 1536, "32MiB", 6, 6, "profile"),
+        # 114 + 32 MiB of data + its page tables is over 128 MiB: capped, both 1513 / 199.7 = 7.6
+        ("kvm-cloud-128mib", None, 1536, "32MiB", 7, 7, "profile"),
     ],
 )
 def test_fit_counts_for_the_reference_limits(
@@ -161,10 +162,13 @@ def test_fit_counts_for_the_reference_limits(
     assert (fit.guaranteed_count, fit.expected_count, fit.footprint_source) == (guaranteed, expected, source)
     assert fit.guaranteed_demand_kib == memory_kib + tcg.host_overhead_kib(memory_kib, 1)
     assert fit.expected_resident_kib <= memory_kib
-    assert fit.guaranteed_count * fit.guaranteed_demand_kib <= limit_mib * MIB
-    assert (fit.guaranteed_count + 1) * fit.guaranteed_demand_kib > limit_mib * MIB
-    assert fit.expected_count * fit.expected_demand_kib <= limit_mib * MIB
-    assert (fit.expected_count + 1) * fit.expected_demand_kib > limit_mib * MIB
+    # qemu's file pages are charged to the cgroup once, not per guest
+    assert fit.shared_kib == tcg.params.shared_file_kib == 23 * MIB
+    room = limit_mib * MIB - fit.shared_kib
+    assert fit.guaranteed_count * fit.guaranteed_demand_kib <= room
+    assert (fit.guaranteed_count + 1) * fit.guaranteed_demand_kib > room
+    assert fit.expected_count * fit.expected_demand_kib <= room
+    assert (fit.expected_count + 1) * fit.expected_demand_kib > room
 
 
 # --- the command's errors --------------------------------------------------------------------------
@@ -241,6 +245,11 @@ def test_small_run_until_the_oom_killer(can_boot: None, tmp_path: Path) -> None:
     first = run.guests[0]
     assert first.boot_wall_s is not None and first.rss_kib is not None and first.guest_ram_resident_kib
     assert 64 * MIB < first.guest_ram_resident_kib <= 96 * MIB < first.rss_kib
+    # qemu's file pages (binary, libraries): part of its RSS, in fit once, not per guest
+    assert (
+        first.file_rss_kib is not None
+        and 4 * MIB < first.file_rss_kib < first.rss_kib - first.guest_ram_resident_kib
+    )
     assert "TMPFS-WRITTEN 8 MiB" in Path(first.console).read_text(errors="replace")
     assert not any(g.tmpfs_failed for g in run.guests)
     assert not Path(run.cgroup_path).exists()  # removed, every qemu gone

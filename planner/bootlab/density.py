@@ -99,6 +99,7 @@ class GuestBoot:
     ended_s: float | None  #: when qemu exited; None: still running at the end of the hold
     returncode: int | None  #: qemu's exit status (-9: SIGKILL, the OOM killer's)
     tmpfs_failed: bool  #: the guest could not write its tmpfs data
+    file_rss_kib: int | None = None  #: qemu's RssFile then (binary and libraries)
 
     @property
     def up_at_end(self) -> bool:
@@ -226,6 +227,7 @@ class _Guest:
         self.ended_s: float | None = None
         self.rss_kib: int | None = None
         self.ram_kib: int | None = None
+        self.file_kib: int | None = None
         self.usage_kib: int | None = None
         self.tmpfs_failed = False
 
@@ -252,6 +254,7 @@ class _Guest:
             ended_s=None if self.ended_s is None else round(self.ended_s, 3),
             returncode=self.proc.returncode,
             tmpfs_failed=self.tmpfs_failed,
+            file_rss_kib=self.file_kib,
         )
 
     def kill(self) -> None:
@@ -325,7 +328,7 @@ class _Run:
     def measure(self, guest: _Guest) -> None:
         res = read_residency(guest.proc.pid, (self.memory_kib,))
         if res is not None:
-            guest.rss_kib = res.rss_kib
+            guest.rss_kib, guest.file_kib = res.rss_kib, res.file_rss_kib
             guest.ram_kib = res.guest_ram_resident_kib if res.guest_ram_mappings == 1 else None
         guest.usage_kib = self.group.usage_kib()
 

@@ -78,10 +78,12 @@ def _disagreements(result: DensityResult) -> list[str]:
         + f", at most the guest's RAM; overhead: the {fit.hypervisor} profile"
     )
     if m.rss_kib is not None and m.beyond_guest_ram_kib is not None:
+        files = "" if m.file_rss_kib is None else f" (its file pages: {_mib(m.file_rss_kib)} MiB)"
         lines.append(
             f"  qemu's RSS beyond guest RAM is {_mib(m.beyond_guest_ram_kib)} MiB; the cgroup was charged "
-            f"{_mib(m.rss_kib - m.cgroup_kib)} MiB less per guest (file pages such as qemu's shared "
-            "libraries are charged once, to the cgroup that read them first)"
+            f"{_mib(m.rss_kib - m.cgroup_kib)} MiB less per guest{files}: file pages such as qemu's "
+            f"shared libraries are charged once, to the cgroup that read them first; fit counts "
+            f"{_mib(fit.shared_kib)} MiB of them once in the limit"
         )
     return lines
 
@@ -119,7 +121,7 @@ def density_text(result: DensityResult) -> str:
             f"per-guest cost {_mib(cost)} MiB (cgroup {_opt_mib(run.stable_usage_kib)} MiB at "
             f"{count_text(run.stable_count, 'guest')}); fit: guaranteed {_mib(fit.guaranteed_demand_kib)} "
             f"MiB, expected {_mib(fit.expected_demand_kib)} MiB (each with {_mib(fit.host_overhead_kib)} "
-            f"of {fit.hypervisor} overhead)"
+            f"of {fit.hypervisor} overhead; {_mib(fit.shared_kib)} MiB once)"
         )
     lines += ["", *_disagreements(result), *(f"note: {note}" for note in fit.notes)]
     if result.logs_dir:

@@ -15,8 +15,9 @@ from planner.bootlab.density import STOP_REASONS, DensityRun, GuestBoot, IdleLab
 
 @dataclass(frozen=True)
 class DensityFit:
-    """fit's counts for a capacity-only host of the cgroup's limit (no host kernel, no
-    hypervisor reserve; ``planner.workflows.fit.fit_capacity``). [KiB]
+    """fit's counts for a capacity-only host of the cgroup's limit (no host kernel; of the
+    hypervisor's reserve only qemu's shared file pages; ``planner.workflows.fit.fit_capacity``).
+    [KiB]
 
     ``guaranteed``: every guest's full RAM resident plus the hypervisor's per-guest overhead;
     ``expected``: its boot footprint plus its workload (capped at its RAM) plus that overhead.
@@ -33,6 +34,8 @@ class DensityFit:
     expected_demand_kib: int
     expected_count: int
     notes: tuple[str, ...] = ()
+    #: the hypervisor's reserve inside the limit, once (kvm-qemu: qemu's shared file pages)
+    shared_kib: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self) | {"notes": list(self.notes)}
@@ -46,6 +49,7 @@ class MeasuredCost:
     cgroup_kib: float  #: the cgroup's usage / count
     rss_kib: float | None  #: qemu VmRSS
     guest_ram_kib: float | None  #: Rss of the guest-RAM mapping (the guest's resident RAM)
+    file_rss_kib: float | None = None  #: qemu RssFile (binary and libraries)
 
     @property
     def beyond_guest_ram_kib(self) -> float | None:
@@ -102,6 +106,7 @@ class DensityResult:
             cgroup_kib=cost,
             rss_kib=_mean([g.rss_kib for g in stable]),
             guest_ram_kib=_mean([g.guest_ram_resident_kib for g in stable]),
+            file_rss_kib=_mean([g.file_rss_kib for g in stable]),
         )
 
     @property

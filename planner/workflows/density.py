@@ -236,8 +236,9 @@ def fit_counts(
 ) -> DensityFit:
     """fit's guaranteed and expected counts for the run: the profile's guests, at the size and
     with the tmpfs workload they boot with, on a capacity-only host of the cgroup's limit
-    (:func:`planner.workflows.fit.fit_capacity`: no host kernel, no hypervisor reserve, each
-    guest's overhead from ``hypervisor``, vCPUs never bind)."""
+    (:func:`planner.workflows.fit.fit_capacity`: no host kernel, of the hypervisor's reserve
+    only what the cgroup is charged (qemu's shared file pages, once), each guest's overhead
+    from ``hypervisor``, vCPUs never bind)."""
     result = fit_capacity(
         request.profile, request.limit_kib, hypervisor=hypervisor.name, memory_kib=memory_kib,
         vcpu_count=profile.vcpu_count, workload_user_kib=request.tmpfs_kib or None,
@@ -264,6 +265,7 @@ def fit_counts(
         expected_demand_kib=resident_kib + pg.host_overhead_kib,
         expected_count=expected.total_guests,
         notes=tuple(notes),
+        shared_kib=sum(n.hypervisor_reserve_kib for n in result.guaranteed.nodes),
     )
 
 
