@@ -101,6 +101,7 @@ def write_table() -> None:
             f"{_mib(fit['guaranteed_demand_kib'])} / {_mib(fit['expected_demand_kib'])} | "
             f"{_mib(m.get('rss_kib'))} / {_mib(m.get('guest_ram_kib'))} / "
             f"{_mib(m.get('beyond_guest_ram_kib'))} | "
+            f"{_mib(m.get('file_rss_kib'))} / {_mib(fit.get('shared_kib'))} | "
             f"{run['stop_reason']} ({run['oom_kills']}) | {la} | {run['wall_s']:.0f} s | "
             f"{d['machine']['date_utc']} |"
         )
@@ -112,7 +113,8 @@ def write_table() -> None:
         )
     head = (
         "| command | reference | booted | held before | guaranteed | expected | cost/guest MiB | "
-        "marginal MiB | fit demand G / E MiB | RSS / guest RAM / beyond MiB | stop (OOM kills) | "
+        "marginal MiB | fit demand G / E MiB | RSS / guest RAM / beyond MiB | "
+        "file pages: qemu / fit once MiB | stop (OOM kills) | "
         "load avg | wall | date |"
     )
     text = [
@@ -124,7 +126,9 @@ def write_table() -> None:
         "the guest whose boot made the OOM killer strike was started; guaranteed / expected = fit's "
         "counts for the same limit; cost/guest = cgroup usage at the last count that held / that count; "
         "RSS / guest RAM / beyond = qemu's VmRSS, its guest-RAM mapping's Rss, and the difference, "
-        "means at that count. Goal: guaranteed <= booted always, expected = booted.",
+        "means at that count; file pages = qemu's RssFile (binary and libraries, mean) and what fit "
+        "counts of them once in the limit (the profile's shared_file_kib). "
+        "Goal: guaranteed <= booted always, expected = booted.",
         "",
         *(f"Machine: {m}." for m in sorted(machines)),
         "",
