@@ -19,11 +19,13 @@ from planner.results import (
     PredictResult,
     ProfileListing,
 )
+from planner.results.tune import TuneReport
 from planner.workflows.analyze import CHECK_DEFAULT_VCPU_RATIO, CheckProfile, CheckSettings, analyze_host
 from planner.workflows.catalog import host_schema, profiles
 from planner.workflows.check import check
 from planner.workflows.fit import fit, fit_capacity
 from planner.workflows.kernel import calibrate_logs, predict_guest
+from planner.workflows.tune import tune
 
 __all__ = [
     "AUTO_STEP_KIB",
@@ -41,6 +43,7 @@ __all__ = [
     "PlanResult",
     "PredictResult",
     "ProfileListing",
+    "TuneReport",
     "analyze_host",
     "calibrate_logs",
     "check",
@@ -49,4 +52,5 @@ __all__ = [
     "host_schema",
     "predict_guest",
     "profiles",
+    "tune",
 ]

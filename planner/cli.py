@@ -22,15 +22,20 @@ import typer
 from planner import __version__
 from planner.cli_density import density
 from planner.cli_support import (
+    BootAccel,
+    BootJobs,
+    BootProgress,
     CsvOption,
     HtmlOption,
     JsonOption,
     PlannerGroup,
+    boot_progress,
     emit,
     handle_errors,
     output_file_checked,
     print_json,
 )
+from planner.cli_tune import tune
 
 app = typer.Typer(
     cls=PlannerGroup,
@@ -39,8 +44,9 @@ app = typer.Typer(
         "Guest-density capacity planner: how many guests fit on a host, and where every MiB goes.\n\n"
         "Typical flow: `planner bootlab` boots a kernel under qemu at several sizes, `planner calibrate` "
         "fits the kernel memory model to those logs, `planner predict` shows a guest's memory at any size, "
-        "`planner fit host.yaml` packs guest profiles onto a host, `planner check URI` holds the plan "
-        "against a live libvirt host."
+        "`planner fit host.yaml` packs guest profiles onto a host, `planner tune` finds the "
+        "kernel command-line changes that save memory, `planner check URI` holds the plan against a live "
+        "libvirt host."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -96,11 +102,7 @@ BootFindMin = Annotated[
     ),
 ]
 BootStep = Annotated[str, typer.Option("--step", help="--find-min resolution.")]
-BootAccel = Annotated[
-    str, typer.Option("--accel", help="tcg | kvm | auto (KVM only if a short probe boot works).")
-]
 BootTimeout = Annotated[float, typer.Option("--timeout", help="Seconds before a boot is killed.")]
-BootJobs = Annotated[int | None, typer.Option("--jobs", help="Boots at once; default: cores.")]
 BootBusybox = Annotated[
     Path | None, typer.Option("--busybox", help="Static busybox; default Debian busybox-static.")
 ]
@@ -110,9 +112,6 @@ BootSystemChanges = Annotated[
 BootCalibrate = Annotated[
     str | None,
     typer.Option("--calibrate", help="Then calibrate all logs in OUTPUT into ./profiles/kernels/NAME.yaml."),
-]
-BootProgress = Annotated[
-    bool | None, typer.Option("--progress/--no-progress", help="Progress bar (default: on a tty).")
 ]
 
 
@@ -146,9 +145,6 @@ def bootlab(
     qemu command, wall time and outcome: dump, oom-panic, panic, silent-reset,
     truncated-dump, timeout or qemu-error. Exit code 1 if a boot timed out or qemu failed.
     """
-    import contextlib
-
-    from planner.bootlab.boots import BootRecord
     from planner.report.text import bootlab_text
     from planner.workflows import bootlab as workflow
 
@@ -158,19 +154,8 @@ def bootlab(
         tag=tag, timeout_s=timeout, jobs=jobs,
         busybox=busybox, allow_system_changes=allow_system_changes,
     )  # fmt: skip
-    show = sys.stderr.isatty() if progress is None else progress
     try:
-        with contextlib.ExitStack() as stack:
-            bar = None
-            if show and not find_min and sys.stderr.isatty():
-                bar = stack.enter_context(typer.progressbar(length=request.boot_count, file=sys.stderr))
-
-            def tick(record: BootRecord) -> None:
-                if bar is not None:
-                    bar.update(1)
-                elif show:
-                    typer.echo(f"{record.log} {record.outcome} {record.boot_wall_s:.1f} s", err=True)
-
+        with boot_progress(progress, request.boot_count, bar=not find_min) as tick:
             result = workflow.run_bootlab(request, progress=tick)
     except KeyboardInterrupt:
         typer.echo(f"planner: {workflow.interrupted_message(output)}", err=True)
@@ -421,6 +406,9 @@ def check(
         raise typer.Exit(2)
     if result.failed or result.over_committed:
         raise typer.Exit(1)
+
+
+app.command()(tune)  # planner.cli_tune: kernel command-line changes that buy guests
 
 
 @app.command("calibrate-host")

@@ -10,18 +10,22 @@ and ``--csv`` are defined once here.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypeVar
 
 import typer
 from typer.core import TyperGroup
 
 from planner.errors import OutOfRangeWarning, PlannerError
+
+if TYPE_CHECKING:  # the boot lab is loaded only by the commands that boot
+    from planner.bootlab.boots import BootRecord
 
 
 def _click_exceptions() -> Any:
@@ -295,3 +299,32 @@ def emit(
     if pending is not None:
         for path in pending.write():
             typer.echo(f"wrote {path}", err=True)
+
+
+@contextlib.contextmanager
+def boot_progress(
+    show: bool | None, length: int, *, bar: bool = True
+) -> Iterator[Callable[[BootRecord], None]]:
+    """What ``planner bootlab`` and ``planner tune --verify`` call after each boot: a progress bar
+    of ``length`` boots on a terminal (``show`` None: when stderr is one; ``bar`` False: never),
+    else one line per boot when ``show``, else nothing."""
+    show = sys.stderr.isatty() if show is None else show
+    if show and bar and sys.stderr.isatty():
+        with typer.progressbar(length=length, file=sys.stderr) as progress:
+            yield lambda record: progress.update(1)
+        return
+
+    def line(record: BootRecord) -> None:
+        if show:
+            typer.echo(f"{record.log} {record.outcome} {record.boot_wall_s:.1f} s", err=True)
+
+    yield line
+
+
+BootAccel = Annotated[
+    str, typer.Option("--accel", help="tcg | kvm | auto (KVM only if a short probe boot works).")
+]
+BootJobs = Annotated[int | None, typer.Option("--jobs", help="Boots at once; default: cores.")]
+BootProgress = Annotated[
+    bool | None, typer.Option("--progress/--no-progress", help="Progress bar (default: on a tty).")
+]

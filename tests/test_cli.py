@@ -60,7 +60,7 @@ USAGE_ERRORS = [
     (
         ["fitt"],
         "COMMAND: expected one of bootlab, calibrate, calibrate-host, check, density, fetch, fit, predict, "
-        "profiles, schema; ",
+        "profiles, schema, tune; ",
     ),
     (
         ["fit", "a.yaml", "b.yaml"],

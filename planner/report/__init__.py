@@ -1,9 +1,9 @@
-"""HTML and CSV reports of ``planner fit``, ``planner predict`` and ``planner check``, and the
+"""HTML and CSV reports of ``planner fit``, ``predict``, ``check`` and ``tune``, and the
 readable text of every result (:mod:`.text`).
 
 A typed result (:mod:`planner.results`, which carries everything a report shows) is turned
 into a typed template context (:mod:`planner.report.context`) by a builder (:mod:`.fit`,
-:mod:`.predict`, :mod:`.check`), drawn with matplotlib to inline SVG (:mod:`.charts`) and
+:mod:`.predict`, :mod:`.check`, :mod:`.tune`), drawn with matplotlib to inline SVG (:mod:`.charts`) and
 rendered by one Jinja2 environment (:mod:`.render`, templates in ``templates/``) into one
 self-contained HTML file: inline CSS and charts, no script, no request to anything.
 ``--csv DIR`` writes each of the report's tables as ``DIR/<slug>.csv``. A report never reads
@@ -28,6 +28,7 @@ from typing import TypeVar
 from planner.report import charts, render
 from planner.report.context import ReportPage
 from planner.results import CheckResult, FitResult, PredictResult
+from planner.results.tune import TuneReport
 
 __all__ = [
     "ReportPage",
@@ -37,12 +38,15 @@ __all__ = [
     "prepare_check_report",
     "prepare_fit_report",
     "prepare_predict_report",
+    "prepare_tune_report",
+    "tune_page",
     "write_check_report",
     "write_fit_report",
     "write_predict_report",
+    "write_tune_report",
 ]
 
-R = TypeVar("R", FitResult, PredictResult, CheckResult)
+R = TypeVar("R", FitResult, PredictResult, CheckResult, TuneReport)
 
 
 def fit_page(result: FitResult) -> ReportPage:
@@ -62,6 +66,13 @@ def predict_page(result: PredictResult) -> ReportPage:
 def check_page(result: CheckResult) -> ReportPage:
     """The context of a ``planner check`` report."""
     from planner.report.check import check_page as build
+
+    return build(result)
+
+
+def tune_page(result: TuneReport) -> ReportPage:
+    """The context of a ``planner tune`` report."""
+    from planner.report.tune import tune_page as build
 
     return build(result)
 
@@ -98,6 +109,13 @@ def prepare_check_report(
     return _prepare(check_page, result, html, csv_dir)
 
 
+def prepare_tune_report(
+    result: TuneReport, *, html: Path | None = None, csv_dir: Path | None = None
+) -> render.PendingReport:
+    """The tune report rendered and its targets checked (against the files the tune read, too)."""
+    return _prepare(tune_page, result, html, csv_dir)
+
+
 def write_fit_report(
     result: FitResult, *, html: Path | None = None, csv_dir: Path | None = None
 ) -> list[Path]:
@@ -117,3 +135,10 @@ def write_check_report(
 ) -> list[Path]:
     """Write the check report as HTML and/or CSV tables; return the files written."""
     return prepare_check_report(result, html=html, csv_dir=csv_dir).write()
+
+
+def write_tune_report(
+    result: TuneReport, *, html: Path | None = None, csv_dir: Path | None = None
+) -> list[Path]:
+    """Write the tune report as HTML and/or CSV tables; return the files written."""
+    return prepare_tune_report(result, html=html, csv_dir=csv_dir).write()

@@ -246,7 +246,7 @@ class ReportPage:
     Attributes
     ----------
     kind
-        ``fit``, ``predict`` or ``check``: which template renders it.
+        ``fit``, ``predict``, ``check`` or ``tune``: which template renders it.
     title, subtitle
         The page heading and the line under it.
     figures
@@ -259,7 +259,7 @@ class ReportPage:
         Inputs, sources and versions (the last section).
     """
 
-    kind: Literal["fit", "predict", "check"]
+    kind: Literal["fit", "predict", "check", "tune"]
     title: str
     subtitle: str
     figures: tuple[KeyFigure, ...]

@@ -5,7 +5,7 @@ and profiles used, the input files with their sha256), so :mod:`planner.report` 
 an input again, runs the kernel model or solves. :mod:`.fit` (``planner fit``),
 :mod:`.check` (``planner check``), :mod:`.kernel` (``predict``, ``calibrate``, ``profiles``),
 :mod:`.bootlab` (``bootlab``; import it from there, so that the other commands do not load
-the boot lab).
+the boot lab), :mod:`.tune` (``tune``).
 """
 
 from planner.results.check import CheckDomain, CheckNode, CheckResult, HostCheck

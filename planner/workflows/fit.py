@@ -93,22 +93,11 @@ def fit_capacity(
 
 
 def fit_host_file(host_file: HostFile) -> FitResult:
-    """:func:`fit` of a host file already read (:func:`planner.inputs.hostfile.load_host_file`)."""
+    """:func:`fit` of a host file already read (``planner tune`` fits tuned copies of one)."""
     host = host_file.host
     notes: list[str] = []
-    per_guest = {g.name: size_guest(g, i, host_file) for i, g in enumerate(host_file.guests)}
-    _check_hugepages(host_file)
-    budget = _node_budget(host, notes)
-    _check_reserves(host, budget)
-    for name in host.hypervisor.unknown_parameters():
-        notes.append(
-            f"{host.hypervisor.name}: {name} has no published value (0 assumed): "
-            f"{host.hypervisor.sources[name].source}"
-        )
-    full = {name: pg.guest_memory_kib for name, pg in per_guest.items()}
-    guaranteed = _pack("guaranteed", host_file, per_guest, budget, full, 1.0, 0)
-    if guaranteed.status == "infeasible":
-        _raise_infeasible(host_file, guaranteed)
+    per_guest, budget = _sized(host_file, notes)
+    guaranteed = _guaranteed(host_file, per_guest, budget)
     scenario_plan = None
     if host_file.scenario is not None:
         s = host_file.scenario
@@ -139,6 +128,43 @@ def fit_host_file(host_file: HostFile) -> FitResult:
         input_files=fit_input_files(host_file),
         notes=tuple(dict.fromkeys(notes)),
     )
+
+
+def guaranteed_plan(host_file: HostFile) -> tuple[dict[str, PerGuest], PlanResult]:
+    """Each guest sized and the guaranteed plan, exactly as :func:`fit` makes them (no scenario,
+    no size sweeps): what ``planner tune`` compares before and after a change.
+
+    Raises
+    ------
+    InputError, InfeasibleError
+        As :func:`fit`.
+    """
+    per_guest, budget = _sized(host_file, [])
+    return per_guest, _guaranteed(host_file, per_guest, budget)
+
+
+def _sized(host_file: HostFile, notes: list[str]) -> tuple[dict[str, PerGuest], NodeBudget]:
+    """Every guest sized (:func:`.guests.size_guest`) and each node's budget, checked."""
+    host = host_file.host
+    per_guest = {g.name: size_guest(g, i, host_file) for i, g in enumerate(host_file.guests)}
+    _check_hugepages(host_file)
+    budget = _node_budget(host, notes)
+    _check_reserves(host, budget)
+    for name in host.hypervisor.unknown_parameters():
+        notes.append(
+            f"{host.hypervisor.name}: {name} has no published value (0 assumed): "
+            f"{host.hypervisor.sources[name].source}"
+        )
+    return per_guest, budget
+
+
+def _guaranteed(host_file: HostFile, per_guest: Mapping[str, PerGuest], budget: NodeBudget) -> PlanResult:
+    """The guaranteed plan: every guest's full size resident; refused when the minimums do not fit."""
+    full = {name: pg.guest_memory_kib for name, pg in per_guest.items()}
+    plan = _pack("guaranteed", host_file, per_guest, budget, full, 1.0, 0)
+    if plan.status == "infeasible":
+        _raise_infeasible(host_file, plan)
+    return plan
 
 
 def _hypervisor_parameters(host: HostSpec) -> dict[str, HypervisorParameter]:
