@@ -20,6 +20,7 @@ from typing import Annotated
 import typer
 
 from planner import __version__
+from planner.cli_density import density
 from planner.cli_fleet import fleet as fleet_command
 from planner.cli_support import (
     BootAccel,
@@ -165,6 +166,9 @@ def bootlab(
         names = ", ".join(f"{r.log} ({r.outcome})" for r in result.campaign.failed_to_run)
         typer.echo(f"planner: error: boots that did not finish: {names}; no qemu is left running", err=True)
         raise typer.Exit(1)
+
+
+app.command()(density)  # planner.cli_density: boots guests in a memory cgroup
 
 
 @app.command()

@@ -18,7 +18,8 @@ Gotchas handled here:
 * The guest is ``type='qemu'`` (TCG; /dev/kvm may exist and hang, §4 item 8) with
   ``no_timer_check`` (§4 item 13) and a virtio balloon with ``<stats period='1'/>``
   (§3: without a period the statistics are a stale one-shot snapshot). Its /init
-  loads virtio_ring, virtio, virtio_pci* and virtio_balloon from the kernel package
+  (``planner.bootlab.idle``, the idle guest ``planner density`` boots too) loads
+  virtio_ring, virtio, virtio_pci* and virtio_balloon from the kernel package
   (virtio_ring before virtio, §3), prints ``IDLE-READY`` and sleeps.
 * The daemon is a child of this process (no ``--daemon``) so it is reaped, and the
   guest is destroyed through the admin connection *before* the daemon stops, so no
@@ -32,12 +33,10 @@ The kernel is Debian's ``linux-image-cloud-amd64``, fetched by the bootlab into
 from __future__ import annotations
 
 import contextlib
-import gzip
 import os
 import pwd
 import shutil
 import signal
-import stat
 import subprocess
 import tempfile
 import time
@@ -59,15 +58,6 @@ GUEST_MODULES = (
     "virtio_balloon",
 )
 
-INIT = """#!/bin/busybox sh
-/bin/busybox mount -t proc proc /proc
-/bin/busybox mount -t sysfs sysfs /sys
-for m in {modules}; do /bin/busybox insmod /modules/$m.ko || echo "INSMOD-FAILED $m"; done
-/bin/busybox grep -E 'MemTotal|MemFree|MemAvailable' /proc/meminfo
-echo IDLE-READY
-while true; do /bin/busybox sleep 3600; done
-"""
-
 
 class LabUnavailable(Exception):
     """The lab cannot run here; the message says why (the tests skip with it)."""
@@ -85,7 +75,7 @@ def _guest_files(work: Path) -> GuestFiles:
     the virtio balloon modules of that kernel."""
     try:
         from planner.bootlab.fetch import fetch_package, kernel_in_package
-        from planner.bootlab.initramfs import CpioEntry, initramfs_entries, write_cpio_newc
+        from planner.bootlab.idle import idle_initramfs, kernel_modules
     except ImportError as err:  # the bootlab is being written
         raise LabUnavailable(f"planner.bootlab is not available: {err}") from None
     try:
@@ -94,26 +84,19 @@ def _guest_files(work: Path) -> GuestFiles:
         raise LabUnavailable(f"cannot fetch linux-image-cloud-amd64: {err}") from None
     vmlinuz = kernel_in_package(pkg)
     release = vmlinuz.name.removeprefix("vmlinuz-")
-    moddir = pkg.root / "lib" / "modules" / release / "kernel"
     busybox = Path("/bin/busybox")
     if not busybox.is_file():
         from planner.bootlab.fetch import fetch_busybox
 
         busybox = fetch_busybox("x86_64")[0]
-    entries = [e for e in initramfs_entries(busybox.read_bytes(), b"") if e.name != "init"]
-    entries.append(
-        CpioEntry("init", stat.S_IFREG | 0o755, INIT.format(modules=" ".join(GUEST_MODULES)).encode())
-    )
-    entries.append(CpioEntry("modules", stat.S_IFDIR | 0o755))
-    for name in GUEST_MODULES:
-        found = sorted(moddir.rglob(f"{name}.ko"))
-        if not found:
-            raise LabUnavailable(f"{pkg.package}: no {name}.ko under {moddir}")
-        entries.append(CpioEntry(f"modules/{name}.ko", stat.S_IFREG | 0o644, found[0].read_bytes()))
+    try:
+        modules = kernel_modules(pkg.root, release, GUEST_MODULES)
+    except Exception as err:
+        raise LabUnavailable(f"{pkg.package}: {err}") from None
     kernel = work / "vmlinuz"
     initrd = work / "initrd.gz"
     shutil.copyfile(vmlinuz, kernel)
-    initrd.write_bytes(gzip.compress(write_cpio_newc(sorted(entries, key=lambda e: e.name)), mtime=0))
+    initrd.write_bytes(idle_initramfs(busybox.read_bytes(), modules))
     return GuestFiles(kernel=kernel, initrd=initrd, kernel_release=release)
 
 

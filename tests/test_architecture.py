@@ -3,8 +3,8 @@
 The layers, lowest first (STYLE.md "Imports point one way"; README "Layout"):
 errors < units, files < evidence < kernel, hypervisors < inputs, live, bootlab (what the
 planner reads: files, libvirt, qemu) < capacity < results < report < workflows < api,
-cli_support < cli_tune (a command kept out of cli.py) < cli. A module may import only lower
-layers or its own package; nothing imports cli."""
+cli_support < cli_density, cli_tune (commands kept out of cli.py) < cli. A module may import
+only lower layers or its own package; nothing imports cli."""
 
 import ast
 import re
@@ -32,6 +32,7 @@ RANK = {
     "workflows": 8,
     "api": 9,
     "cli_support": 9,
+    "cli_density": 10,
     "cli_fleet": 10,
     "cli_tune": 10,
     "cli": 11,

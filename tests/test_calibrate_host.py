@@ -36,9 +36,21 @@ REFERENCE = [
 ]
 
 
+#: qemu's file pages (RssFile) in the reference's libvirt runs: libvirt-recipes.md §3, 23 MiB
+FILE_MIB = 23
+
+
 def _samples(rows: list[tuple[int, int, float]]) -> list[OverheadSample]:
+    """The measured overhead is the RSS one less the file pages, which count once per host."""
     return [
-        OverheadSample("qemu:///system", f"g{i}-{mib}mib-{v}cpu", mib * MIB, v, round(over * MIB))
+        OverheadSample(
+            "qemu:///system",
+            f"g{i}-{mib}mib-{v}cpu",
+            mib * MIB,
+            v,
+            round((over - FILE_MIB) * MIB),
+            FILE_MIB * MIB,
+        )
         for i, (mib, v, over) in enumerate(rows)
     ]
 
@@ -47,8 +59,11 @@ def test_the_reference_measurements_give_the_reference_profile() -> None:
     fit = fit_overhead(_samples(REFERENCE), TCG.params)
     assert fit.fitted == ("process_kib", "per_extra_vcpu_kib", "page_table_ram_divisor")
     assert fit.kept == {}
-    # 94.2 MiB flat, about 2.4 MiB per extra vCPU (the reference's own reading of these rows)
-    assert fit.params.process_kib == pytest.approx(94.2 * MIB, rel=0.01)
+    # 94.2 MiB flat less the file pages, about 2.4 MiB per extra vCPU (the reference's own reading)
+    assert fit.params.process_kib == pytest.approx((94.2 - FILE_MIB) * MIB, rel=0.01)
+    assert fit.params.process_kib == pytest.approx(TCG.params.process_kib, rel=0.01)
+    # the file pages: once per host, the largest RssFile measured
+    assert fit.params.shared_file_kib == FILE_MIB * MIB == TCG.params.shared_file_kib
     assert fit.params.per_extra_vcpu_kib == pytest.approx(2.4 * MIB, rel=0.05)
     # flat in size: a per-MiB term far below the RAM/512 of the page-table rule
     assert fit.per_mib_kib is not None and 0 < fit.per_mib_kib < 1024 / 512
@@ -73,7 +88,10 @@ def test_only_what_the_domains_determine_is_fitted() -> None:
         "page_table_ram_divisor": "the domains all have the same size",
     }
     # the base's other terms taken off: the one domain is met exactly
-    assert one.params.process_kib == round(94.2 * MIB) - 128 * MIB // TCG.params.page_table_ram_divisor
+    assert (
+        one.params.process_kib
+        == round((94.2 - FILE_MIB) * MIB) - 128 * MIB // TCG.params.page_table_ram_divisor
+    )
     assert one.residual_kib == (0,)
 
     sizes = fit_overhead(_samples(REFERENCE[:4]), TCG.params)  # one vCPU count
@@ -106,6 +124,10 @@ def test_the_profile_written_reads_back_and_plans_a_host(tmp_path: Path) -> None
     again = load_hypervisor_profile(str(path))
     assert written.params == again.params == fit.params
     assert again.sources["process_kib"].kind == "measured"
+    assert (
+        again.sources["shared_file_kib"].kind == "measured"
+        and "RssFile" in again.sources["shared_file_kib"].source
+    )
     assert (
         "planner calibrate-host qemu:///system on 2025-01-31: 6 domain(s)"
         in again.sources["process_kib"].source

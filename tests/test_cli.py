@@ -59,8 +59,8 @@ USAGE_ERRORS = [
     ),
     (
         ["fitt"],
-        "COMMAND: expected one of bootlab, calibrate, calibrate-host, check, fetch, fit, fleet, predict, "
-        "profiles, schema, tune; ",
+        "COMMAND: expected one of bootlab, calibrate, calibrate-host, check, density, fetch, fit, fleet, "
+        "predict, profiles, schema, tune; ",
     ),
     (
         ["fit", "a.yaml", "b.yaml"],

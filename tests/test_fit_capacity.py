@@ -38,22 +38,24 @@ def _error(path: Path) -> str:
 
 
 # --- item 4: capacity-only hosts ------------------------------------------------------------------
-def test_the_capacity_only_example_counts_overhead_but_no_host_kernel_or_reserve() -> None:
+def test_the_capacity_only_example_counts_overhead_and_shared_files_but_no_host_kernel() -> None:
     result = api.fit(EXAMPLES / "capacity-only-cgroup.yaml")
     out = result.to_json()
     assert out["capacity_only"] and out["host_kernel"] is None
     (node,) = out["nodes"]
-    assert node["memory_kib"] == node["capacity_kib"] == 1536 * MIB
-    assert node["host_kernel_kib"] == node["hypervisor_reserve_kib"] == node["operator_reserve_kib"] == 0
-    # each guest costs its size plus qemu-tcg's per-guest overhead (the qemu process is in the cgroup)
+    assert node["memory_kib"] == 1536 * MIB and node["capacity_kib"] == (1536 - 23) * MIB
+    assert node["host_kernel_kib"] == node["operator_reserve_kib"] == 0
+    # of qemu-tcg's reserve only qemu's file pages, charged once to the cgroup (libvirtd is outside)
     tcg = load_hypervisor_profile("qemu-tcg")
+    assert node["hypervisor_reserve_kib"] == tcg.params.shared_file_kib == 23 * MIB
+    # each guest costs its size plus qemu-tcg's per-guest overhead (the qemu process is in the cgroup)
     cost = 256 * MIB + tcg.host_overhead_kib(256 * MIB, 1)
     assert out["per_guest"]["kvm-cloud-256mib"]["host_cost_kib"] == cost
-    assert out["total_guests"] == 1536 * MIB // cost == 4
+    assert out["total_guests"] == (1536 - 23) * MIB // cost == 4
     # expected: the profile's measured 120 MiB footprint resident, plus the same overhead
     scenario = out["scenario"]
     assert scenario["resident_kib"]["kvm-cloud-256mib"] == 120 * MIB
-    assert scenario["total_guests"] == 1536 * MIB // (cost - 136 * MIB) == 7
+    assert scenario["total_guests"] == (1536 - 23) * MIB // (cost - 136 * MIB) == 7
     text = fit_text(result)
     assert "1.5 GiB for guests (capacity-only)" in text and "capacity given" in text
 

@@ -94,10 +94,17 @@ def test_zvm_pgmbk_is_8_kib_per_mib(guest_mib: int, overhead_kib: int) -> None:
 
 
 def test_qemu_tcg_profile_is_the_measured_overhead() -> None:
-    # libvirt-recipes.md §3: overhead RSS 94.2 MiB (1 vCPU), +2.4 MiB per extra vCPU; page tables RAM/512
+    # libvirt-recipes.md §3: overhead RSS 94.2 MiB (1 vCPU), +2.4 MiB per extra vCPU; page tables
+    # RAM/512; of the 94.2 MiB, 23 MiB of file pages (qemu and its libraries) count once per host
     hyp = load_hypervisor_profile("qemu-tcg")
     one = hyp.host_overhead_kib(256 * KIB_PER_MIB, 1)
-    assert one == pytest.approx(94.2 * KIB_PER_MIB + 256 * KIB_PER_MIB / 512 + 256, abs=1)
+    assert one == pytest.approx((94.2 - 23) * KIB_PER_MIB + 256 * KIB_PER_MIB / 512 + 256, abs=1)
+    assert hyp.params.shared_file_kib == 23 * KIB_PER_MIB
+    assert hyp.host_reserve_kib([4 * KIB_PER_GIB], 2) == (hyp.params.daemon_kib + 23 * KIB_PER_MIB,)
+    # a capacity-only host (a cgroup holding the qemu processes) pays the file pages, not libvirtd
+    assert hyp.capacity_reserve_kib() == 23 * KIB_PER_MIB
+    # kvm-qemu's 50 MiB is an RSS estimate, not split: no shared term
+    assert load_hypervisor_profile("kvm-qemu").capacity_reserve_kib() == 0
     four = hyp.host_overhead_kib(256 * KIB_PER_MIB, 4)
     # measured 101.3 MiB at 4 vCPUs against 94.1 at 1
     assert (four - one) / KIB_PER_MIB == pytest.approx(101.3 - 94.1, abs=0.1)

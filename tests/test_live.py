@@ -295,7 +295,9 @@ def test_process_memory_from_recorded_proc(tmp_path: Path) -> None:
     m = live.process_memory(4242, [131072], proc=proc)
     assert (m.rss_kib, m.pss_kib, m.guest_ram_rss_kib, m.page_tables_kib) == (208920, 192726, 114688, 552)
     assert m.overhead_rss_kib == 208920 - 114688
-    assert m.host_overhead_kib == 208920 - 114688 + 552
+    # RssFile (qemu and its libraries) counts once per host, not in the per-guest overhead
+    assert m.file_rss_kib == 23780
+    assert m.host_overhead_kib == 208920 - 114688 - 23780 + 552
     uuid = (DATA / "qemu-tcg-128mib.cmdline").read_bytes().split(b"\0")
     expected = uuid[uuid.index(b"-uuid") + 1].decode()
     assert live.qemu_pids_by_uuid(proc) == {expected: 4242}

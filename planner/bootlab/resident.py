@@ -33,12 +33,16 @@ class Residency:
         ``VmRSS`` of the whole process.
     peak_rss_kib
         ``VmHWM``: the process's peak resident set so far.
+    file_rss_kib
+        ``RssFile``: its resident file mappings (qemu's binary and libraries, shared in the
+        page cache with every other qemu: charged once, to the cgroup that read them first).
     """
 
     guest_ram_resident_kib: int
     guest_ram_mappings: int
     rss_kib: int
     peak_rss_kib: int
+    file_rss_kib: int = 0
 
 
 def guest_ram_rss_kib(smaps_text: str, ram_sizes_kib: tuple[int, ...]) -> tuple[int, int]:
@@ -94,4 +98,5 @@ def read_residency(pid: int, ram_sizes_kib: tuple[int, ...], proc: Path = Path("
         guest_ram_mappings=mappings,
         rss_kib=status_kib(status, "VmRSS"),
         peak_rss_kib=status_kib(status, "VmHWM"),
+        file_rss_kib=status_kib(status, "RssFile"),
     )

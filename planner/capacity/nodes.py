@@ -112,12 +112,17 @@ def node_budget(
     hypervisor_reserve_kib: int | None,
     operator_reserve_kib: int,
     hugepages_kib: Sequence[int],
+    capacity_only: bool = False,
 ) -> NodeBudget:
     """Each node's budget: a ``hypervisor_reserve`` override lies on node 0 (as the models place
-    a host-wide reserve), else the hypervisor profile's reserve; the operator's is split evenly."""
+    a host-wide reserve), else on a capacity-only host the part of the profile's reserve
+    charged inside the capacity (qemu's shared file pages), else the profile's reserve; the
+    operator's is split evenly."""
     count = len(memory_kib)
     if hypervisor_reserve_kib is not None:
         hyp = on_node0(hypervisor_reserve_kib, count)
+    elif capacity_only:
+        hyp = on_node0(hypervisor.capacity_reserve_kib(), count)
     else:
         hyp = tuple(hypervisor.host_reserve_kib(list(memory_kib), cpu_count))
     return NodeBudget(

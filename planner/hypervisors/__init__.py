@@ -53,6 +53,9 @@ class Stack:
     reserve: Callable[[Sequence[int], int, Any], tuple[int, ...]]
     host_kernel_scope: HostKernelScope
     host_kernel_note: str
+    #: the part of the reserve a capacity-only host pays (charged where the guests' processes
+    #: are); None: nothing of it (dom0, CP, VMkernel, libvirtd live outside the capacity)
+    capacity_reserve: Callable[[Any], int] | None = None
 
 
 STACKS: dict[str, Stack] = {
@@ -63,6 +66,7 @@ STACKS: dict[str, Stack] = {
         kvm_qemu.host_reserve_kib,
         "node",
         "the host's Linux kernel manages all RAM; its own overhead is subtracted per node",
+        kvm_qemu.capacity_reserve_kib,
     ),
     "xen-libxl": Stack(
         "xen-libxl",
@@ -138,6 +142,11 @@ class HypervisorProfile:
         """What the hypervisor itself keeps on each node (dom0, CP, VMkernel, daemons). [KiB]"""
         return self.stack.reserve(node_memory_kib, cpu_count, self.params)
 
+    def capacity_reserve_kib(self) -> int:
+        """What of the reserve a capacity-only host pays (qemu's shared file pages). [KiB]"""
+        reserve = self.stack.capacity_reserve
+        return reserve(self.params) if reserve is not None else 0
+
     @property
     def host_kernel_scope(self) -> HostKernelScope:
         return self.stack.host_kernel_scope
@@ -185,15 +194,17 @@ def build_params(model: str, values: Mapping[str, object]) -> Any:
     stack = STACKS.get(model)
     if stack is None:
         raise InputError(f"expected one of {', '.join(sorted(STACKS))}; found {model!r}", field="model")
-    fields = {f.name: str(f.type) for f in dataclasses.fields(stack.params_type)}
+    all_fields = dataclasses.fields(stack.params_type)
+    fields = {f.name: str(f.type) for f in all_fields}
+    optional = {f.name for f in all_fields if f.default is not dataclasses.MISSING}
     for name in values:
         if name not in fields:
             raise InputError(
                 f"unknown parameter for model {model}; expected one of {', '.join(fields)}; found {name!r}",
                 field=name,
             )
-    missing = [name for name in fields if name not in values]
+    missing = [name for name in fields if name not in values and name not in optional]
     if missing:
         raise InputError(f"model {model} needs parameter(s) {', '.join(missing)}", field=missing[0])
-    kwargs = {name: _coerce(name, fields[name], values[name]) for name in fields}
+    kwargs = {name: _coerce(name, fields[name], values[name]) for name in fields if name in values}
     return stack.params_type(**kwargs)  # whose checks raise InputError with the field

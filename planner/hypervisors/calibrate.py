@@ -2,7 +2,8 @@
 
 ``planner calibrate-host`` measures each running domain's qemu process (process RSS minus
 resident guest RAM, plus its page tables: :class:`planner.live.ProcessMemory`, as
-``reference/libvirt-recipes.md`` §3 measured it) and fits the terms of
+``reference/libvirt-recipes.md`` §3 measured it, less its file pages, which the host holds
+once: ``shared_file_kib``, the largest ``RssFile`` of the domains) and fits the terms of
 :func:`planner.hypervisors.kvm_qemu.host_overhead_kib` that describe that process::
 
     measured = process_kib + per_extra_vcpu_kib * (vCPUs - 1) + guest RAM / page_table_ram_divisor
@@ -37,7 +38,8 @@ class OverheadSample:
     name: str
     memory_kib: int  #: the guest's RAM (``<memory>``) [KiB]
     vcpu_count: int
-    measured_kib: int  #: process RSS - resident guest RAM + page tables [KiB]
+    measured_kib: int  #: process RSS - resident guest RAM - file pages + page tables [KiB]
+    file_rss_kib: int = 0  #: the process's file pages (``RssFile``), once per host [KiB]
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,7 @@ def fit_overhead(samples: Sequence[OverheadSample], base: KvmQemuParams) -> Over
     per_mib = values.get("page_table_ram_divisor")
     if per_mib is not None:
         params = replace(params, page_table_ram_divisor=max(1, round(KIB_PER_MIB / per_mib)))
+    params = replace(params, shared_file_kib=max(s.file_rss_kib for s in samples))
     predicted = tuple(process_overhead_kib(s.memory_kib, s.vcpu_count, params) for s in samples)
     return OverheadFit(
         params=params,

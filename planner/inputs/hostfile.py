@@ -212,10 +212,9 @@ def _host_spec(model: HostModel, doc: _Doc) -> HostSpec:
         cmdline=model.cmdline,
         hypervisor=hypervisor,
         operator_reserve_kib=model.operator_reserve or 0,
-        # the hypervisor's own reserve (libvirtd, dom0 ...) lies outside a capacity-only host
-        hypervisor_reserve_kib=0
-        if capacity_only and model.hypervisor_reserve is None
-        else model.hypervisor_reserve,
+        # on a capacity-only host only the part of the reserve charged inside it counts
+        # (planner.capacity.nodes.node_budget): libvirtd, dom0 ... lie outside
+        hypervisor_reserve_kib=model.hypervisor_reserve,
         capacity_only=capacity_only,
         vcpu_ratio=model.vcpu_ratio,
         hugepages=hugepages,

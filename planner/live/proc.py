@@ -1,9 +1,9 @@
 """Pure parsers of a qemu process's memory under /proc, and of libvirt's balloon statistics.
 
 References: Linux ``Documentation/filesystems/proc.rst`` @ v6.1, "smaps_rollup" and
-"/proc/<pid>/smaps" (per-mapping ``Size``, ``Rss``, ``Pss`` in kB), ``VmPTE`` in
-``/proc/<pid>/status``; ``reference/libvirt-recipes.md`` §3 (balloon statistics and the
-overhead measurement from smaps).
+"/proc/<pid>/smaps" (per-mapping ``Size``, ``Rss``, ``Pss`` in kB), ``VmPTE`` and
+``RssFile`` (resident file mappings) in ``/proc/<pid>/status``;
+``reference/libvirt-recipes.md`` §3 (balloon statistics and the overhead measurement from smaps).
 """
 
 from __future__ import annotations
@@ -132,18 +132,19 @@ def process_memory(pid: int, guest_ram_sizes_kib: Iterable[int], proc: Path = Pa
     ram = guest_ram_mappings(parse_smaps((base / "smaps").read_text()), guest_ram_sizes_kib)
     if ram is None:
         raise LookupError("no mapping of the guest RAM's size in smaps")
-    pte_kib = 0
+    status = {}
     for line in (base / "status").read_text().splitlines():
-        if line.startswith("VmPTE:"):
-            pte_kib = int(line.split()[1])
+        if line.startswith(("VmPTE:", "RssFile:")):
+            status[line.split(":")[0]] = int(line.split()[1])
     return ProcessMemory(
         pid=pid,
         rss_kib=rollup.get("Rss", 0),
         pss_kib=rollup.get("Pss", 0),
         guest_ram_rss_kib=sum(m.rss_kib for m in ram),
         guest_ram_pss_kib=sum(m.pss_kib for m in ram),
-        page_tables_kib=pte_kib,
+        page_tables_kib=status.get("VmPTE", 0),
         guest_ram_mappings=len(ram),
+        file_rss_kib=status.get("RssFile", 0),
     )
 
 

@@ -104,6 +104,9 @@ class ProcessMemory:
     guest_ram_pss_kib: int
     page_tables_kib: int  #: ``VmPTE`` from ``/proc/PID/status``
     guest_ram_mappings: int  #: how many mappings were taken as guest RAM
+    #: ``RssFile`` from ``/proc/PID/status``: qemu's binary and libraries in the page cache,
+    #: resident once per host however many qemu processes map them (kvm-qemu ``shared_file_kib``)
+    file_rss_kib: int = 0
 
     @property
     def overhead_rss_kib(self) -> int:
@@ -117,8 +120,10 @@ class ProcessMemory:
 
     @property
     def host_overhead_kib(self) -> int:
-        """Overhead RSS plus the process's page tables: what the host pays beyond guest RAM. [KiB]"""
-        return self.overhead_rss_kib + self.page_tables_kib
+        """What the host pays for this guest beyond its RAM: overhead RSS less the file pages
+        (counted once per host, not per guest), plus the process's page tables. The same
+        quantity as the kvm-qemu model's per-guest overhead. [KiB]"""
+        return self.overhead_rss_kib - self.file_rss_kib + self.page_tables_kib
 
 
 @dataclass(frozen=True)

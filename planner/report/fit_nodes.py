@@ -134,7 +134,8 @@ def nodes_section(result: FitResult) -> Section:
     if result.capacity_only:
         lead = (
             "A capacity-only host: each node's memory is the capacity the host file gives its guests "
-            "(a cgroup's or a node's allocatable memory), so no host kernel and no hypervisor reserve "
-            "come off it; each guest's hypervisor overhead still does."
+            "(a cgroup's or a node's allocatable memory), so no host kernel comes off it, and of the "
+            "hypervisor reserve only what is charged inside it (qemu's shared file pages, once); each "
+            "guest's hypervisor overhead still does."
         )
     return Section("nodes", "Per NUMA node: the host's memory", lead, tuple(blocks))

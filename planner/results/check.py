@@ -131,6 +131,7 @@ class CheckDomain:
                 "measured_kib": m.host_overhead_kib if m else None,
                 "measured_rss_kib": m.overhead_rss_kib if m else None,
                 "measured_pss_kib": m.overhead_pss_kib if m else None,
+                "file_rss_kib": m.file_rss_kib if m else None,
                 "page_tables_kib": m.page_tables_kib if m else None,
                 "process_rss_kib": m.rss_kib if m else None,
                 "process_pss_kib": m.pss_kib if m else None,

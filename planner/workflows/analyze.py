@@ -264,6 +264,7 @@ def _budget(
         hypervisor_reserve_kib=host.hypervisor_reserve_kib if host is not None else None,
         operator_reserve_kib=host.operator_reserve_kib if host is not None else 0,
         hugepages_kib=pools,
+        capacity_only=host is not None and host.capacity_only,
     )
     return cal, budget, reserves_kib
 
@@ -409,7 +410,9 @@ def _domains(
             measured = dom.process.host_overhead_kib
             out.notes.append(
                 f"domain {dom.name!r}: measured overhead {format_kib(measured)} "
-                f"(RSS {format_kib(dom.process.overhead_rss_kib)} + page tables), "
+                f"(RSS {format_kib(dom.process.overhead_rss_kib)} less "
+                f"{format_kib(dom.process.file_rss_kib)} of file pages counted once per host, "
+                "+ page tables), "
                 f"{hv} predicts {format_kib(overhead)} ({(measured - overhead) / overhead:+.0%})"
             )
         elif dom.process_note:

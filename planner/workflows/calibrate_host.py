@@ -32,7 +32,10 @@ from planner.results.calibrate_host import FittedDomain, FittedParameter, HostCa
 from planner.workflows.analyze import CHECK_HYPERVISOR_BY_DOMAIN_TYPE
 
 #: what the measured overhead is, as each fitted parameter's source says it
-MEASURED = "process RSS - resident guest RAM + page tables (/proc/PID/smaps_rollup, smaps, status VmPTE)"
+MEASURED = (
+    "process RSS - resident guest RAM - file pages + page tables "
+    "(/proc/PID/smaps_rollup, smaps, status RssFile and VmPTE)"
+)
 
 
 def calibrate_host(
@@ -110,6 +113,7 @@ def _samples(
                         dom.config.max_memory_kib,
                         dom.config.vcpu_count,
                         dom.process.host_overhead_kib,
+                        dom.process.file_rss_kib,
                     )
                 )
                 types.append(dom.config.domain_type)
@@ -180,6 +184,8 @@ def _parameters(
     out = {}
     for key, source in base.sources.items():
         value = int(asdict(fit.params)[key])
+        if key == "shared_file_kib":
+            continue
         if key in fit.fitted:
             text = f"{where}; least squares of the overhead measured as {MEASURED}: {what[key]}"
             out[key] = FittedParameter(value, "measured", text, True)
@@ -188,6 +194,13 @@ def _parameters(
             out[key] = FittedParameter(
                 value, source.kind, f"kept from {base.name} ({why}): {source.source}", False
             )
+    out["shared_file_kib"] = FittedParameter(
+        fit.params.shared_file_kib,
+        "measured",
+        f"{where}; the largest RssFile (/proc/PID/status: qemu's binary and libraries in the page "
+        "cache), resident once per host however many qemu processes map it",
+        True,
+    )
     return out
 
 

@@ -227,6 +227,7 @@ def _node_budget(host: HostSpec, notes: list[str]) -> NodeBudget:
         hypervisor_reserve_kib=host.hypervisor_reserve_kib,
         operator_reserve_kib=host.operator_reserve_kib,
         hugepages_kib=[host.hugepages.per_node_kib if host.hugepages else 0 for _ in nodes],
+        capacity_only=host.capacity_only,
     )
 
 
