@@ -18,20 +18,19 @@ import contextlib
 import os
 import signal
 import subprocess
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Literal
 
 from planner.bootlab import fetch, qemu
+from planner.bootlab.boots import terminate_as_interrupt
 from planner.bootlab.cgroup import MemoryCgroup, memory_cgroup
 from planner.bootlab.idle import IDLE_READY, TMPFS_FAILED, cached_idle_initramfs, tmpfs_cmdline
 from planner.bootlab.image import Arch
 from planner.bootlab.initramfs import cached_initramfs
-from planner.bootlab.lab import KernelSource, probe_kvm, resolve_kernel
+from planner.bootlab.lab import KernelSource, choose_accel, resolve_kernel
 from planner.bootlab.resident import read_residency
 from planner.errors import InputError
 
@@ -167,7 +166,7 @@ def prepare_idle_lab(
 ) -> IdleLab:
     """Resolve the kernel (a vmlinuz path or a Debian package), qemu and busybox, build the idle
     initramfs, pick the accelerator (``auto``: KVM only if the bootlab's probe boot dumps,
-    :func:`planner.bootlab.campaign.probe_kvm`)."""
+    :func:`planner.bootlab.lab.choose_accel`)."""
     source = resolve_kernel(kernel, cache=cache)
     arch = source.image.arch
     binary = qemu.find_qemu(arch)
@@ -175,18 +174,9 @@ def prepare_idle_lab(
     cache = cache or fetch.cache_dir()
     busybox, _ = fetch.fetch_busybox(arch, cache=cache)
     initrd = cached_idle_initramfs(busybox, cache, arch)
-    chosen: Literal["tcg", "kvm"] = "kvm" if accel == "kvm" else "tcg"
-    reason = f"--accel {accel}"
-    if accel == "auto":
-        probe = probe_kvm(
-            qemu_binary=binary,
-            arch=arch,
-            kernel=source.image.path,
-            kernel_sha256=source.sha256,
-            initrd=cached_initramfs(busybox, cache, arch),
-            machine=the_machine,
-        )
-        chosen, reason = ("kvm" if probe["usable"] else "tcg"), str(probe["reason"])
+    probe_initrd = cached_initramfs(busybox, cache, arch) if accel == "auto" else initrd
+    chosen, probe = choose_accel(accel, binary, source, probe_initrd, the_machine)
+    reason = str(probe["reason"]) if probe else f"--accel {accel}"
     return IdleLab(
         arch=arch,
         kernel=source,
@@ -263,24 +253,6 @@ class _Guest:
         with contextlib.suppress(ProcessLookupError):
             self.proc.kill()
         self.proc.wait()
-
-
-@contextlib.contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM/SIGHUP raise KeyboardInterrupt in the main thread, so the guests get killed."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
 
 
 class _Run:

@@ -153,6 +153,24 @@ def probe_kvm(
     return result
 
 
+def choose_accel(
+    accel: Accel, qemu_binary: str, source: KernelSource, initrd: Path, machine: str
+) -> tuple[Literal["tcg", "kvm"], dict[str, Any]]:
+    """The accelerator for ``--accel`` and the KVM probe behind it (empty unless ``auto``):
+    ``auto`` is KVM only if a short probe boot of ``source`` with ``initrd`` dumps (:func:`probe_kvm`)."""
+    if accel != "auto":
+        return ("kvm" if accel == "kvm" else "tcg"), {}
+    probe = probe_kvm(
+        qemu_binary=qemu_binary,
+        arch=source.image.arch,
+        kernel=source.image.path,
+        kernel_sha256=source.sha256,
+        initrd=initrd,
+        machine=machine,
+    )
+    return ("kvm" if probe["usable"] else "tcg"), probe
+
+
 def prepare_lab(
     kernel: str,
     *,
@@ -196,20 +214,7 @@ def prepare_lab(
     busybox_path, busybox_info = _busybox(the_arch, busybox, cache, allow_system_changes)
     initrd = cached_initramfs(busybox_path, cache, the_arch)
     full = qemu.full_cmdline(the_arch, cmdline)
-    probe: dict[str, Any] = {}
-    chosen: Literal["tcg", "kvm"] = "tcg"
-    if accel == "kvm":
-        chosen = "kvm"
-    elif accel == "auto":
-        probe = probe_kvm(
-            qemu_binary=qemu_binary,
-            arch=the_arch,
-            kernel=source.image.path,
-            kernel_sha256=source.sha256,
-            initrd=initrd,
-            machine=the_machine,
-        )
-        chosen = "kvm" if probe["usable"] else "tcg"
+    chosen, probe = choose_accel(accel, qemu_binary, source, initrd, the_machine)
     return Lab(
         arch=the_arch,
         kernel=source,

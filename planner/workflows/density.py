@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from planner.bootlab.boots import terminate_as_interrupt
 from planner.bootlab.density import (
     DensityEvent,
     DensitySettings,
     guest_argv,
     prepare_idle_lab,
     run_density,
-    terminate_as_interrupt,
 )
 from planner.bootlab.fetch import make_dir
 from planner.bootlab.tune import kernel_package
