@@ -102,7 +102,8 @@ def write_table() -> None:
             f"{_mib(m.get('rss_kib'))} / {_mib(m.get('guest_ram_kib'))} / "
             f"{_mib(m.get('beyond_guest_ram_kib'))} | "
             f"{_mib(m.get('file_rss_kib'))} / {_mib(fit.get('shared_kib'))} | "
-            f"{run['stop_reason']} ({run['oom_kills']}) | {la} | {run['wall_s']:.0f} s | "
+            f"{run['stop_reason']} ({run['oom_kills']}) | {run.get('restarts', 0)} | {la} | "
+            f"{run['wall_s']:.0f} s | "
             f"{d['machine']['date_utc']} |"
         )
         mc = d["machine"]
@@ -114,7 +115,7 @@ def write_table() -> None:
     head = (
         "| command | reference | booted | held before | guaranteed | expected | cost/guest MiB | "
         "marginal MiB | fit demand G / E MiB | RSS / guest RAM / beyond MiB | "
-        "file pages: qemu / fit once MiB | stop (OOM kills) | "
+        "file pages: qemu / fit once MiB | stop (OOM kills) | started again | "
         "load avg | wall | date |"
     )
     text = [
@@ -127,7 +128,8 @@ def write_table() -> None:
         "counts for the same limit; cost/guest = cgroup usage at the last count that held / that count; "
         "RSS / guest RAM / beyond = qemu's VmRSS, its guest-RAM mapping's Rss, and the difference, "
         "means at that count; file pages = qemu's RssFile (binary and libraries, mean) and what fit "
-        "counts of them once in the limit (the profile's shared_file_kib). "
+        "counts of them once in the limit (the profile's shared_file_kib); started again = guests "
+        "started after the stop in place of guests the OOM killer took beyond one. "
         "Goal: guaranteed <= booted always, expected = booted.",
         "",
         *(f"Machine: {m}." for m in sorted(machines)),

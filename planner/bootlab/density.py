@@ -99,6 +99,8 @@ class GuestBoot:
     returncode: int | None  #: qemu's exit status (-9: SIGKILL, the OOM killer's)
     tmpfs_failed: bool  #: the guest could not write its tmpfs data
     file_rss_kib: int | None = None  #: qemu's RssFile then (binary and libraries)
+    #: started after the adding stopped, in place of a guest the OOM killer took beyond the first
+    restart: bool = False
 
     @property
     def up_at_end(self) -> bool:
@@ -136,13 +138,19 @@ class DensityRun:
     @property
     def stable_count(self) -> int:
         """Guests up and measured before the adding stopped: the last count that held."""
-        return sum(g.usage_after_kib is not None for g in self.guests)
+        return sum(g.usage_after_kib is not None and not g.restart for g in self.guests)
 
     @property
     def stable_usage_kib(self) -> int | None:
         """The cgroup's usage at :attr:`stable_count`."""
-        measured = [g.usage_after_kib for g in self.guests if g.usage_after_kib is not None]
+        measured = [g.usage_after_kib for g in self.guests if g.usage_after_kib is not None and not g.restart]
         return measured[-1] if measured else None
+
+    @property
+    def restarts(self) -> int:
+        """Guests started again after the adding stopped: the OOM killer had taken more guests
+        than the one whose boot set it off, and the count that held was restored."""
+        return sum(g.restart for g in self.guests)
 
 
 @dataclass(frozen=True)
@@ -192,7 +200,8 @@ def prepare_idle_lab(
 
 
 def guest_argv(lab: IdleLab, settings: DensitySettings) -> list[str]:
-    """The qemu command of every guest of a run (the bootlab's, with the idle initramfs)."""
+    """The qemu command of every guest of a run: the bootlab's, with the idle initramfs and the
+    devices libvirt gives a domain (the hypervisor profiles' qemu), not qemu's defaults."""
     extra = tmpfs_cmdline(settings.tmpfs_mib)
     return qemu.qemu_argv(
         qemu=lab.qemu,
@@ -204,6 +213,7 @@ def guest_argv(lab: IdleLab, settings: DensitySettings) -> list[str]:
         machine=lab.machine,
         cmdline=f"{lab.cmdline} {extra}".strip(),
         accel=lab.accel,
+        devices="libvirt",
     )
 
 
@@ -211,8 +221,11 @@ def guest_argv(lab: IdleLab, settings: DensitySettings) -> list[str]:
 class _Guest:
     """A running guest, as the run tracks it (made into a :class:`GuestBoot` at the end)."""
 
-    def __init__(self, index: int, proc: subprocess.Popen[bytes], console: Path, started_s: float) -> None:
+    def __init__(
+        self, index: int, proc: subprocess.Popen[bytes], console: Path, started_s: float, restart: bool
+    ) -> None:
         self.index, self.proc, self.console, self.started_s = index, proc, console, started_s
+        self.restart = restart
         self.ready_s: float | None = None
         self.ended_s: float | None = None
         self.rss_kib: int | None = None
@@ -245,6 +258,7 @@ class _Guest:
             returncode=self.proc.returncode,
             tmpfs_failed=self.tmpfs_failed,
             file_rss_kib=self.file_kib,
+            restart=self.restart,
         )
 
     def kill(self) -> None:
@@ -266,7 +280,7 @@ class _Run:
     def now(self) -> float:
         return time.monotonic() - self.t0
 
-    def start(self) -> _Guest:
+    def start(self, restart: bool) -> _Guest:
         index = len(self.guests) + 1
         console = self.out_dir / f"guest-{index:02d}.log"
         with console.open("wb") as log:
@@ -280,7 +294,7 @@ class _Run:
                 )
             except FileNotFoundError:
                 raise qemu.ToolMissingError("/bin/sh not found: it starts each qemu in the cgroup") from None
-        guest = _Guest(index, proc, console, self.now())
+        guest = _Guest(index, proc, console, self.now(), restart)
         self.guests.append(guest)
         return guest
 
@@ -289,11 +303,18 @@ class _Run:
         for guest in self.guests:
             guest.poll(now)
 
-    def trouble(self, kills_before: int) -> StopReason | None:
-        """Why adding must stop now, if it must: an OOM kill counted, or a qemu gone."""
+    def held(self) -> int:
+        """Guests up and measured before the adding stopped (:attr:`DensityRun.stable_count`)."""
+        return sum(g.usage_kib is not None and not g.restart for g in self.guests)
+
+    def ended(self) -> int:
+        return sum(g.ended_s is not None for g in self.guests)
+
+    def trouble(self, kills_before: int, ended_before: int) -> StopReason | None:
+        """Why adding must stop now, if it must: an OOM kill counted, or another qemu gone."""
         if self.group.oom_kills() > kills_before:
             return "oom"
-        if any(g.ended_s is not None for g in self.guests):
+        if self.ended() > ended_before:
             return "guest-exited"
         return None
 
@@ -317,18 +338,23 @@ class _Run:
                 os.kill(pid, signal.SIGKILL)
 
 
-def _add_guests(run: _Run, settings: DensitySettings, progress: Callable[[DensityEvent], None]) -> StopReason:
-    """Start guests one at a time, each once the one before is up and settled, until trouble."""
-    kills_before = run.group.oom_kills()
-    while len(run.guests) < settings.max_guests:
-        guest = run.start()
-        progress(DensityEvent("boot", run.up(), f"guest {guest.index}: booting"))
+def _add_guests(
+    run: _Run, settings: DensitySettings, progress: Callable[[DensityEvent], None], restore: int = 0
+) -> StopReason:
+    """Start guests one at a time, each once the one before is up and settled, until trouble
+    (or, with ``restore``, until that many are up: guests started again after the stop)."""
+    kills_before, ended_before = run.group.oom_kills(), run.ended()
+    limit = settings.max_guests + restore
+    while len(run.guests) < limit and (not restore or run.up() < restore):
+        guest = run.start(restart=bool(restore))
+        again = " again" if restore else ""
+        progress(DensityEvent("boot", run.up(), f"guest {guest.index}: booting{again}"))
         deadline = time.monotonic() + settings.boot_timeout_s
         settle_until: float | None = None
         while True:
             time.sleep(POLL_S)
             run.poll()
-            reason = run.trouble(kills_before)
+            reason = run.trouble(kills_before, ended_before)
             if reason is not None:
                 return reason
             if guest.ready_s is not None and settle_until is None:
@@ -352,6 +378,23 @@ def _finish_boots(run: _Run, timeout_s: float) -> None:
     while any(g.ready_s is None and g.ended_s is None for g in run.guests) and time.monotonic() < deadline:
         time.sleep(POLL_S)
         run.poll()
+
+
+def _restore(
+    run: _Run, reason: StopReason, settings: DensitySettings, progress: Callable[[DensityEvent], None]
+) -> None:
+    """After an OOM stop, start guests again until the count that held is up again, where the
+    OOM killer took more guests than the one booting (it may take several victims for one
+    allocation), so the hold measures that count; stops at the next trouble."""
+    held = run.held()
+    if reason != "oom" or run.up() >= held:
+        return
+    lost = held - run.up()
+    guests = "guest" if lost == 1 else "guests"
+    text = f"the OOM killer took {lost} {guests} beyond one; starting guests again up to {held}"
+    progress(DensityEvent("stop", run.up(), text))
+    _add_guests(run, settings, progress, restore=held)
+    _finish_boots(run, settings.boot_timeout_s)
 
 
 def _hold(run: _Run, hold_s: float, progress: Callable[[DensityEvent], None]) -> None:
@@ -392,6 +435,7 @@ def run_density(
             text = f"stopped: {STOP_REASONS[reason]}; the guests still booting may finish, then a hold of"
             tell(DensityEvent("stop", run.up(), f"{text} {settings.hold_s:g} s"))
             _finish_boots(run, settings.boot_timeout_s)
+            _restore(run, reason, settings, tell)
             _hold(run, settings.hold_s, tell)
             anon_kib, file_kib = group.stat_kib()
             return DensityRun(

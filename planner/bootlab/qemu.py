@@ -205,6 +205,21 @@ def ram_mapping_kib(memory_kib: int, node_count: int) -> tuple[int, ...]:
     return (memory_kib,) if node_count == 1 else node_memory_kib(memory_kib, node_count)
 
 
+#: the devices of a guest libvirt starts (``tests/data/libvirt/qemu-tcg-128mib.cmdline``): none of
+#: qemu's defaults (no VGA, floppy, CD-ROM, parallel port, monitor), a serial console, a balloon
+BALLOON_DEVICE: dict[str, str] = {"x86_64": "virtio-balloon-pci", "s390x": "virtio-balloon-ccw"}
+
+
+def device_argv(arch: Arch, devices: Literal["qemu", "libvirt"]) -> list[str]:
+    """The display, console and default devices: qemu's defaults with the console on stdio
+    (``-nographic``, the bootlab's), or the set libvirt gives a domain with a serial console
+    (``-nodefaults``), whose qemu the hypervisor profiles were measured on."""
+    if devices == "qemu":
+        return ["-nographic"]
+    return ["-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio",
+            "-device", BALLOON_DEVICE[arch]]  # fmt: skip
+
+
 def qemu_argv(
     *,
     qemu: str,
@@ -217,6 +232,7 @@ def qemu_argv(
     cmdline: str,
     accel: Literal["tcg", "kvm"] = "tcg",
     node_count: int = 1,
+    devices: Literal["qemu", "libvirt"] = "qemu",
 ) -> list[str]:
     """The qemu command of one boot (``reference/bootlab-debian-6.1.md`` section 1.2)."""
     if memory_kib % KIB_PER_MIB:
@@ -230,7 +246,7 @@ def qemu_argv(
         *ram_argv(arch, memory_kib, vcpu_count, node_count),
         "-smp",
         str(vcpu_count),
-        "-nographic",
+        *device_argv(arch, devices),
         "-no-reboot",
         "-net",
         "none",

@@ -27,16 +27,19 @@ def _guest_rows(result: DensityResult) -> list[str]:
             end = "running, never IDLE-READY"
         rows.append(
             [
-                str(g.index),
+                f"{g.index} again" if g.restart else str(g.index),
                 "-" if g.boot_wall_s is None else f"{g.boot_wall_s:.1f}",
                 _opt_mib(g.rss_kib),
                 _opt_mib(g.guest_ram_resident_kib),
                 _opt_mib(g.usage_after_kib),
-                _mib(next(marginal)) if g.usage_after_kib is not None else "-",
+                _mib(next(marginal)) if g.usage_after_kib is not None and not g.restart else "-",
                 end + (" (tmpfs not written)" if g.tmpfs_failed else ""),
             ]
         )
-    note = "  (MiB; RSS and guest RAM: qemu's, once settled after IDLE-READY)"
+    note = "  (MiB; RSS and guest RAM: qemu's, once settled after IDLE-READY"
+    if result.run.restarts:
+        note += "; again: started after the stop, in place of a guest the OOM killer took beyond one"
+    note += ")"
     return [*_table(rows, right={1, 2, 3, 4, 5}), note]
 
 

@@ -97,7 +97,7 @@ class DensityResult:
     @property
     def measured(self) -> MeasuredCost | None:
         """Per-guest means at the last count that held; None if no guest came up."""
-        stable = [g for g in self.run.guests if g.usage_after_kib is not None]
+        stable = [g for g in self.run.guests if g.usage_after_kib is not None and not g.restart]
         cost = self.per_guest_cost_kib
         if not stable or cost is None:
             return None
@@ -111,8 +111,11 @@ class DensityResult:
 
     @property
     def marginal_costs_kib(self) -> tuple[int, ...]:
-        """Growth of the cgroup's usage with each guest that came up (the first: its usage). [KiB]"""
-        usage = [g.usage_after_kib for g in self.run.guests if g.usage_after_kib is not None]
+        """Growth of the cgroup's usage with each guest that came up before the stop (the first:
+        its usage). [KiB]"""
+        usage = [
+            g.usage_after_kib for g in self.run.guests if g.usage_after_kib is not None and not g.restart
+        ]
         return tuple(b - a for a, b in zip([0, *usage], usage, strict=False))
 
     @property
@@ -156,6 +159,7 @@ class DensityResult:
                 "survivors": run.survivors,
                 "stable_count": run.stable_count,
                 "stable_usage_kib": run.stable_usage_kib,
+                "restarts": run.restarts,
                 "oom_observed": self.oom_observed,
                 "guests": [_guest_json(g) for g in run.guests],
             },
