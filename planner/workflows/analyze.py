@@ -142,6 +142,8 @@ def analyze_host(snap: HostSnapshot, settings: CheckSettings = CheckSettings()) 
         hostname=snap.hostname,
         libvirt_version=snap.libvirt_version,
         memory_kib=sum(nodes.memory_kib),
+        cpu_count=cpu_count,
+        vcpu_capacity=cpu_count * vcpu_ratio,
         capacity_kib=sum(budget.capacity_kib(k) for k in range(len(nodes.ids))),
         committed_kib=sum(n.committed_kib for n in check_nodes),
         used_kib=sum(used) if len(used) == len(check_nodes) else None,
