@@ -220,3 +220,43 @@ def test_fleet_report_in_chromium(tmp_path: Path) -> None:
         assert ", ".join(s["failed"]) in text
     for constraint in d["plan"]["binding"]:
         assert constraint in text
+
+
+def test_lp_value_is_labelled_as_the_relaxation_before_spares(tmp_path: Path) -> None:
+    """The LP beside the bound says what it is the LP of: the inventory's placement in fractional
+    hosts, before the N+r spares that the cost and the bound count (text, HTML and JSON agree)."""
+    html = tmp_path / "fleet.html"
+    for failures in ("0", "1"):
+        args = ["fleet", str(EXAMPLE), "--failures", failures]
+        text = runner.invoke(app, args)
+        assert text.exit_code == 0, text.output
+        d = _run(*args[1:], "--html", str(html))
+        plan = d["plan"]
+        spares = " before spares" if failures == "1" else ""
+        label = f"LP relaxation {plan['lp_value']:.4g}, fractional hosts for the inventory{spares}"
+        line = next(ln for ln in text.stdout.splitlines() if ln.startswith("Plan:"))
+        assert f"lower bound {plan['lower_bound']:g}; {label})" in line, line
+        assert label in html.read_text()
+    # with a spare the bound counts it, the LP does not
+    assert plan["lower_bound"] > plan["lp_value"] + 10 and plan["spare_hosts"]
+
+
+def test_held_back_demand_is_in_binary_units(tmp_path: Path) -> None:
+    """N+1's held-back demand: KiB under *_kib names in JSON (the largest displaced demand,
+    recomputed here from the scenarios), formatted sizes in the text and the HTML report."""
+    from planner.units import format_kib
+
+    html = tmp_path / "fleet.html"
+    d = _run(str(EXAMPLE), "--failures", "1", "--html", str(html))
+    rep, demand = d["failover"], d["profiles"]
+    assert rep["host_sets"] == len(rep["worst"])  # every scenario listed: the maximum is over all
+    for resource in ("memory_kib", "vcpu_count"):
+        most = max(sum(n * demand[p][resource] for p, n in s["displaced"].items()) for s in rep["worst"])
+        assert rep["held_back"][resource] == pytest.approx(most)
+    memory = format_kib(rep["held_back"]["memory_kib"])
+    vcpus = f"{rep['held_back']['vcpu_count']:,.0f} vCPUs"
+    text = runner.invoke(app, ["fleet", str(EXAMPLE), "--failures", "1"]).stdout
+    line = next(ln for ln in text.splitlines() if "held back" in ln)
+    assert line.endswith(f": memory {memory}, {vcpus}"), line
+    assert f"{rep['held_back']['memory_kib']:,.0f}" not in line
+    assert f"memory {memory}, {vcpus}" in html.read_text()

@@ -3,15 +3,18 @@
 A fleet file names host types (each a host file's ``host:`` block, with a ``cost`` and an
 ``available`` count, unlimited when left out), the hosts that exist (a type and the guests
 each runs, per profile) and the inventory (guest entries as in a host file, each with a
-``count`` of guests to place). Each host type is read as the host file it would be (its
-``host:`` block with the inventory as its ``guests:``), so every rule of a host file holds
-and every error names the fleet file's line. The inventory's names are the profiles the
-existing hosts' ``guests:`` refer to.
+``count`` of guests to place; a host file's ``min``, ``max`` and ``weight``, which steer
+``planner fit``'s most guests on one host, are refused). Each host type is read as the
+host file it would be (its ``host:`` block with the inventory as its ``guests:``), so every
+rule of a host file holds and every error names the fleet file's line. The inventory's
+names are the profiles the existing hosts' ``guests:`` refer to: a count each (placed
+first fit, largest first), or counts per NUMA node index (``{0: 12, 1: 8}``) for guests
+pinned to nodes, checked against the host type's nodes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +50,11 @@ class ExistingHostModel(_Strict):
 
     name: str = Field(min_length=1, max_length=253)
     type: str = Field(description="One of host_types[].name.")
-    guests: dict[str, int] = Field(default_factory=dict, description="Inventory name -> guests it runs.")
+    guests: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Inventory name -> guests it runs: a count (placed first fit), or NUMA node index "
+        "-> count ({0: 12, 1: 8}) for guests pinned to nodes.",
+    )
     fixed: bool = Field(default=False, description="Its guests may not move (never consolidated).")
 
 
@@ -74,13 +81,15 @@ class FleetHostType:
 
 @dataclass(frozen=True)
 class FleetExisting:
-    """An existing host: its type and guests (inventory name -> count)."""
+    """An existing host: its type, its guests placed first fit (inventory name -> count) and
+    those pinned to a NUMA node ((inventory name, node index) -> count)."""
 
     name: str
     host_type: str
     guests: dict[str, int]
     fixed: bool
     origin: Origin
+    pinned: dict[tuple[str, int], int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -120,25 +129,33 @@ def _host_type(model: FleetFileModel, i: int, data: dict[str, Any], file: str, l
         raise InputError(err.message, file=file, line=err.line, field=field) from None
 
 
+#: guest-entry keys of a host file that steer ``planner fit``'s most guests on one host
+_FIT_ONLY_KEYS = ("min", "max", "weight")
+
+
 def _counts(data: dict[str, Any], file: str, lines: LineMap) -> list[int]:
     counts = []
     for j, entry in enumerate(data["inventory"]):
-        count = entry.get("count", 0)
-        if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_COUNT:
-            raise _error(
-                file,
-                lines,
-                f"expected a whole number 0..{MAX_COUNT:,}; found {count!r}",
-                "inventory",
-                j,
-                "count",
-            )
-        counts.append(count)
+        for key in _FIT_ONLY_KEYS:
+            if key in entry:
+                raise _error(
+                    file,
+                    lines,
+                    "expected no min, max or weight in a fleet inventory (they bound and weigh planner "
+                    f"fit's most guests on one host; a fleet places exactly count guests); found {key}: "
+                    f"{entry[key]!r}",
+                    "inventory",
+                    j,
+                    key,
+                )
+        counts.append(_count(entry.get("count", 0), file, lines, "inventory", j, "count"))
     return counts
 
 
-def _existing(model: FleetFileModel, names: set[str], file: str, lines: LineMap) -> tuple[FleetExisting, ...]:
-    types = {t.name for t in model.host_types}
+def _existing(
+    model: FleetFileModel, names: set[str], node_counts: dict[str, int], file: str, lines: LineMap
+) -> tuple[FleetExisting, ...]:
+    types = set(node_counts)
     seen: set[str] = set()
     out = []
     for i, h in enumerate(model.existing):
@@ -156,7 +173,7 @@ def _existing(model: FleetFileModel, names: set[str], file: str, lines: LineMap)
                 file, lines, f"expected each host name once; found {h.name!r} again", "existing", i, "name"
             )
         seen.add(h.name)
-        for g, n in h.guests.items():
+        for g in h.guests:
             if g not in names:
                 raise _error(
                     file,
@@ -167,14 +184,45 @@ def _existing(model: FleetFileModel, names: set[str], file: str, lines: LineMap)
                     "guests",
                     g,
                 )
-            if n < 0:
-                raise _error(file, lines, f"expected a count >= 0; found {n}", "existing", i, "guests", g)
-        out.append(
-            FleetExisting(
-                h.name, h.type, dict(h.guests), h.fixed, Origin(file, line_of(lines, ("existing", i)))
-            )
-        )
+        guests, pinned = _guests(h, i, node_counts[h.type], file, lines)
+        origin = Origin(file, line_of(lines, ("existing", i)))
+        out.append(FleetExisting(h.name, h.type, guests, h.fixed, origin, pinned))
     return tuple(out)
+
+
+def _count(value: Any, file: str, lines: LineMap, *loc: str | int, per_node: bool = False) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        node_count = " (or NUMA node index -> count, {0: 12, 1: 8})" if per_node else ""
+        expected = f"expected a whole number 0..{MAX_COUNT:,}{node_count}; found {value!r}"
+        raise _error(file, lines, expected, *loc)
+    return value
+
+
+def _guests(
+    h: ExistingHostModel, i: int, node_count: int, file: str, lines: LineMap
+) -> tuple[dict[str, int], dict[tuple[str, int], int]]:
+    """An existing host's guests: counts placed first fit, and counts pinned to node indices."""
+    guests: dict[str, int] = {}
+    pinned: dict[tuple[str, int], int] = {}
+    for g, value in h.guests.items():
+        if not isinstance(value, dict):
+            guests[g] = _count(value, file, lines, "existing", i, "guests", g, per_node=True)
+            continue
+        for node, n in value.items():
+            if isinstance(node, bool) or not isinstance(node, int) or not 0 <= node < node_count:
+                raise _error(
+                    file,
+                    lines,
+                    f"expected a NUMA node index 0..{node_count - 1} of host type {h.type!r} (it has "
+                    f"{node_count} node{'s' if node_count > 1 else ''}); found {node!r}",
+                    "existing",
+                    i,
+                    "guests",
+                    g,
+                    str(node),
+                )
+            pinned[(g, node)] = _count(n, file, lines, "existing", i, "guests", g, str(node))
+    return guests, pinned
 
 
 def load_fleet_file(path: str | Path) -> FleetFile:
@@ -208,7 +256,13 @@ def load_fleet_file(path: str | Path) -> FleetFile:
     return FleetFile(
         path=file,
         host_types=types,
-        existing=_existing(model, set(guest_names), file, lines),
+        existing=_existing(
+            model,
+            set(guest_names),
+            {t.name: len(t.host_file.host.node_memory_kib) for t in types},
+            file,
+            lines,
+        ),
         inventory=dict(zip(guest_names, counts, strict=True)),
         failures=model.failures,
         time_limit_s=model.time_limit,

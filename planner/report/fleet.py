@@ -18,6 +18,7 @@ from planner.report.context import (
     Table,
     Value,
 )
+from planner.report.fleet_text import amounts_label, bounds_label
 from planner.results.fleet import FailoverReport, FleetPlan, FleetResult, PlannedHost
 
 #: most hosts drawn in the fill chart (the table lists every host)
@@ -89,7 +90,7 @@ def _figures(result: FleetResult) -> list[KeyFigure]:
             KeyFigure(
                 "status",
                 p.status,
-                f"lower bound {p.lower_bound:g}, LP {p.lp_value:.4g}",
+                bounds_label(p),
                 "" if p.status == "optimal" else "warn",
             )
         )
@@ -237,7 +238,8 @@ def _failover_section(rep: FailoverReport, what: str) -> Section:
     lead = (
         f"N+{rep.failures}: the {what} {verdict} any {rep.failures} failed hosts "
         f"({rep.host_sets_checked:,} of {rep.host_sets:,} sets checked); spare hosts needed: "
-        f"{rep.spare_hosts_needed} x {rep.spare_host_type}."
+        f"{rep.spare_hosts_needed} x {rep.spare_host_type}. Held back (the largest displaced demand, "
+        f"what the survivors must keep free): {amounts_label(rep.held_back)}."
     )
     return Section(slug, f"Failover: {what}", lead, (table,))
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 from planner.results.fleet import FailoverReport, FleetPlan, FleetResult
+from planner.units import format_kib
 
 
 def _num(value: float) -> str:
@@ -13,11 +15,34 @@ def _num(value: float) -> str:
     return f"{value:g}"
 
 
+def bounds_label(plan: FleetPlan) -> str:
+    """The plan's proven lower bound and, named for what it is, its LP relaxation's value: the
+    cost of placing the inventory with hosts bought in fractions, before any N+r spare hosts."""
+    lp = "inf" if math.isinf(plan.lp_value) else f"{plan.lp_value:.4g}"
+    before = " before spares" if plan.failures_tolerated else ""
+    lp_of = f"fractional hosts for the inventory{before}"
+    return f"lower bound {_num(plan.lower_bound)}; LP relaxation {lp}, {lp_of}"
+
+
+def amounts_label(amounts: Mapping[str, float]) -> str:
+    """Resource amounts for a reader: sizes (``*_kib``) in binary units, vCPUs as a count; zeros left out."""
+    shown = []
+    for name, value in sorted(amounts.items()):
+        if not value:
+            continue
+        if name.endswith("_kib"):
+            shown.append(f"{name.removesuffix('_kib')} {format_kib(value)}")
+        elif name == "vcpu_count":
+            shown.append(f"{value:,.0f} vCPUs")
+        else:
+            shown.append(f"{name} {value:,g}")
+    return ", ".join(shown) or "nothing"
+
+
 def _plan_lines(plan: FleetPlan) -> list[str]:
     types = ", ".join(f"{n} x {t}" for t, n in sorted(plan.hosts_per_type.items())) or "no new hosts"
     lines = [
-        f"Plan: {plan.status}, cost {_num(plan.objective)} (lower bound {_num(plan.lower_bound)}, "
-        f"LP {_num(plan.lp_value)}); new hosts: {types}",
+        f"Plan: {plan.status}, cost {_num(plan.objective)} ({bounds_label(plan)}); new hosts: {types}",
         f"  first fit decreasing: cost {_num(plan.ffd_objective)}, {plan.ffd_hosts} hosts; "
         f"solved in {plan.solve_s:.2f} s",
     ]
@@ -42,8 +67,7 @@ def _failover_lines(rep: FailoverReport) -> list[str]:
     ]
     if rep.spare_hosts_needed:
         lines.append(f"  spare hosts needed: {rep.spare_hosts_needed} x {rep.spare_host_type}")
-    held = ", ".join(f"{k} {v:,.0f}" for k, v in sorted(rep.held_back.items()))
-    lines.append(f"  held back (largest displaced demand): {held}")
+    lines.append(f"  held back (largest displaced demand): {amounts_label(rep.held_back)}")
     lines.append(f"  {'failed hosts':<36} {'verdict':<9} by      displaced")
     for s in rep.worst:
         shown = ", ".join(f"{n} {p}" for p, n in sorted(s.displaced.items()))

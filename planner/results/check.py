@@ -15,7 +15,7 @@ from planner.hypervisors import HypervisorProfile
 from planner.inputs.specs import GuestProfile
 from planner.kernel.calibration import Calibration
 from planner.live.records import BalloonStats, ProcessMemory
-from planner.results.common import InputFile
+from planner.results.common import InputFile, whole
 
 
 @dataclass(frozen=True)
@@ -165,6 +165,8 @@ class HostCheck:
     hostname: str | None = None
     libvirt_version: str | None = None
     memory_kib: int = 0
+    cpu_count: int = 0  #: the host's CPUs (libvirt's, or the ``--host`` file's)
+    vcpu_capacity: float = 0.0  #: vCPUs its domains may have: CPUs x vCPU ratio (``--host``'s, or 16)
     capacity_kib: int = 0
     committed_kib: int = 0
     used_kib: int | None = None
@@ -204,6 +206,8 @@ class HostCheck:
             "hostname": self.hostname,
             "libvirt_version": self.libvirt_version,
             "memory_kib": self.memory_kib,
+            "cpu_count": self.cpu_count,
+            "vcpu_capacity": whole(self.vcpu_capacity),
             "capacity_kib": self.capacity_kib,
             "committed_kib": self.committed_kib,
             "used_kib": self.used_kib,

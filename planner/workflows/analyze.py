@@ -116,7 +116,7 @@ def analyze_host(snap: HostSnapshot, settings: CheckSettings = CheckSettings()) 
         for p in settings.profiles
     )
     nodes = _host_nodes(snap, host, out)
-    cpu_count = host.cpu_count if host is not None else snap.cpu_count
+    cpu_count, vcpu_capacity = _cpus(snap, host)
     host_cal, budget, reserves_kib = _budget(snap, host, hypervisor, nodes, cpu_count, out.notes)
     used_profiles = {hypervisor.name: hypervisor}
     placement = place_domains(
@@ -131,8 +131,7 @@ def analyze_host(snap: HostSnapshot, settings: CheckSettings = CheckSettings()) 
     free_kib = _free_against_reserve(snap, nodes, sum(reserves_kib) + sum(budget.operator_reserve_kib), out)
     guest_cal = _guest_calibration(snap, settings, out.notes)
     domains = _domains(snap, placement, hypervisor.name, guest_cal, out)
-    vcpu_ratio = host.vcpu_ratio if host is not None else CHECK_DEFAULT_VCPU_RATIO
-    vcpus_left = cpu_count * vcpu_ratio - sum(d.config.vcpu_count for d in snap.domains if d.active)
+    vcpus_left = vcpu_capacity - sum(d.config.vcpu_count for d in snap.domains if d.active)
     page_kib = host.hugepages.page_kib if host is not None and host.hugepages is not None else 1
     counts, binding = _headroom(wanted, hypervisor, nodes.ids, placement, vcpus_left, page_kib)
     used = [n.used_kib for n in check_nodes if n.used_kib is not None]
@@ -142,6 +141,8 @@ def analyze_host(snap: HostSnapshot, settings: CheckSettings = CheckSettings()) 
         hostname=snap.hostname,
         libvirt_version=snap.libvirt_version,
         memory_kib=sum(nodes.memory_kib),
+        cpu_count=cpu_count,
+        vcpu_capacity=vcpu_capacity,
         capacity_kib=sum(budget.capacity_kib(k) for k in range(len(nodes.ids))),
         committed_kib=sum(n.committed_kib for n in check_nodes),
         used_kib=sum(used) if len(used) == len(check_nodes) else None,
@@ -162,6 +163,14 @@ def analyze_host(snap: HostSnapshot, settings: CheckSettings = CheckSettings()) 
         ),
         calibrations=tuple(c for c in (host_cal, guest_cal) if c is not None),
     )
+
+
+def _cpus(snap: HostSnapshot, host: HostSpec | None) -> tuple[int, float]:
+    """The host's CPUs (the host file's, else libvirt's) and the vCPUs its domains may have: CPUs x
+    the host file's ``vcpu_ratio``, else :data:`CHECK_DEFAULT_VCPU_RATIO`."""
+    if host is None:
+        return snap.cpu_count, snap.cpu_count * CHECK_DEFAULT_VCPU_RATIO
+    return host.cpu_count, host.cpu_count * host.vcpu_ratio
 
 
 # --- nodes ----------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from planner.capacity.fleet import (
     headroom,
     plan_fleet,
 )
+from planner.capacity.fleet.model import FLOAT_SLACK
 from planner.capacity.solver import GuestKind
 from planner.errors import InputError
 from planner.inputs.fleetfile import FleetExisting, FleetFile, load_fleet_file
@@ -84,29 +85,45 @@ def fleet_problem(spec: FleetFile) -> FleetProblem:
 
 
 def _placed(host: FleetExisting, host_type: HostType, kinds: tuple[GuestKind, ...]) -> ExistingHost:
-    """An existing host's guests on its nodes, first fit (largest first), as the host would hold them."""
+    """An existing host's guests on its nodes, as the host would hold them: those pinned to a node
+    there, the others first fit (largest first) on what the pinned ones leave."""
     free = {n.node_id: dict(n.capacity) for n in host_type.nodes}
-    vcpus = host_type.host_capacity.get("vcpu_count", float("inf"))
     by_name = {k.name: k for k in kinds}
     counts: dict[tuple[str, int], int] = {}
-    order = sorted(host.guests, key=lambda g: -by_name[g].node_demand.get("memory_kib", 0))
-    for name in order:
+    for (name, node), n in host.pinned.items():
+        _take(free[node], by_name[name].node_demand, n)
+        if any(v < 0 for v in free[node].values()):
+            raise _too_many(host, host_type, f"more {name!r} on node {node} than it holds", f".{name}.{node}")
+        counts[(name, node)] = n
+    vcpus = host_type.host_capacity.get("vcpu_count", float("inf"))
+    for name, n in [*((g, n) for (g, _), n in host.pinned.items()), *host.guests.items()]:
+        vcpus -= n * by_name[name].host_demand.get("vcpu_count", 0)
+        if vcpus < -FLOAT_SLACK:
+            raise _too_many(host, host_type, f"more {name!r} than its vCPUs hold (cpus x vcpu_ratio)", "")
+    for name in sorted(host.guests, key=lambda g: -by_name[g].node_demand.get("memory_kib", 0)):
         kind = by_name[name]
-        vcpus -= host.guests[name] * kind.host_demand.get("vcpu_count", 0)
         for _ in range(host.guests[name]):
-            node = next((k for k, cap in free.items() if _fits(cap, kind.node_demand)), None)
-            if node is None or vcpus < 0:
-                raise InputError(
-                    f"expected guests that fit a {host_type.name} host; found more {name!r} than its "
-                    "nodes (or vCPUs) hold",
-                    file=host.origin.file,
-                    line=host.origin.line,
-                    field=f"existing.{host.name}.guests",
-                )
-            for r, d in kind.node_demand.items():
-                free[node][r] -= d
-            counts[(name, node)] = counts.get((name, node), 0) + 1
+            found = next((k for k, cap in free.items() if _fits(cap, kind.node_demand)), None)
+            if found is None:
+                raise _too_many(host, host_type, f"more {name!r} than its nodes hold", "")
+            _take(free[found], kind.node_demand, 1)
+            counts[(name, found)] = counts.get((name, found), 0) + 1
     return ExistingHost(host.name, host_type.name, counts, host.fixed)
+
+
+def _take(capacity: dict[str, int], demand: Mapping[str, int], n: int) -> None:
+    """Take ``n`` guests' ``demand`` from a node's ``capacity`` (in place)."""
+    for r, d in demand.items():
+        capacity[r] = capacity.get(r, 0) - n * d
+
+
+def _too_many(host: FleetExisting, host_type: HostType, found: str, where: str) -> InputError:
+    return InputError(
+        f"expected guests that fit a {host_type.name} host; found {found}",
+        file=host.origin.file,
+        line=host.origin.line,
+        field=f"existing.{host.name}.guests{where}",
+    )
 
 
 def _fits(capacity: Mapping[str, float], demand: Mapping[str, int]) -> bool:

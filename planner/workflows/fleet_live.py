@@ -3,10 +3,11 @@
 Each host is read by ``planner check`` (:func:`planner.workflows.check.check`: libvirt opened
 read-only, each NUMA node's capacity for guests after the host kernel and reserves, each
 active domain's committed memory: its configured size plus the hypervisor's per-guest
-overhead). Hosts with the same node capacities are one host type; active domains with the
-same committed memory and vCPUs are one profile (``live-<MiB>mib-<n>vcpu``), placed on the
-node that holds most of it. libvirt reports no host CPU count here, so vCPUs are not a
-limit of these hosts (said in the result's notes).
+overhead). Hosts with the same node capacities and vCPU capacity are one host type; active
+domains with the same committed memory and vCPUs are one profile (``live-<MiB>mib-<n>vcpu``),
+placed on the node that holds most of it. As in ``planner check``, a host may run as many
+vCPUs as its CPUs (libvirt's count, or the ``--host`` file's ``cpus``) times the vCPU ratio
+(the ``--host`` file's ``vcpu_ratio``, else 16), and each domain takes its vCPUs from that.
 """
 
 from __future__ import annotations
@@ -49,28 +50,43 @@ def _profile(d: CheckDomain) -> str:
 def live_problem(hosts: Sequence[HostCheck], time_limit_s: float) -> FleetProblem:
     """The live hosts as existing hosts of their host types, their domains as profiles."""
     kinds: dict[str, GuestKind] = {}
-    types: dict[tuple[int, ...], HostType] = {}
+    types: dict[tuple[tuple[int, ...], float], HostType] = {}
     existing = []
     names = [h.hostname or h.uri for h in hosts]
     for h, shown in zip(hosts, names, strict=True):
-        over = [n for n in h.nodes if n.committed_kib > n.capacity_kib]
-        if over:
-            raise PlannerError(
-                f"{h.uri}: node {over[0].node_id} is over-committed ({format_kib(over[0].committed_kib)} "
-                f"committed, capacity {format_kib(over[0].capacity_kib)}); the fleet questions need hosts "
-                f"within capacity (see planner check {h.uri})"
-            )
-        caps = tuple(n.capacity_kib for n in h.nodes)
+        _within_capacity(h)
+        caps = (tuple(n.capacity_kib for n in h.nodes), h.vcpu_capacity)
         if caps not in types:
             nodes = tuple(NodeCapacity(n.node_id, {"memory_kib": n.capacity_kib}) for n in h.nodes)
-            types[caps] = HostType(f"live-{len(types) + 1}", nodes, {}, 1.0, 0)
+            types[caps] = HostType(f"live-{len(types) + 1}", nodes, {"vcpu_count": h.vcpu_capacity}, 1.0, 0)
         counts: dict[tuple[str, int], int] = {}
-        for d in h.domains:
-            if not d.active or d.committed_kib <= 0:
-                continue
+        for d in _running(h):
             name = _profile(d)
-            kinds.setdefault(name, GuestKind(name, {"memory_kib": d.committed_kib}, {}))
+            kinds.setdefault(name, GuestKind(name, {"memory_kib": d.committed_kib}, {"vcpu_count": d.vcpus}))
             node = max(d.node_kib, key=lambda k: d.node_kib[k]) if d.node_kib else h.nodes[0].node_id
             counts[(name, node)] = counts.get((name, node), 0) + 1
         existing.append(ExistingHost(shown if names.count(shown) == 1 else h.uri, types[caps].name, counts))
     return FleetProblem(tuple(kinds.values()), tuple(types.values()), {}, tuple(existing), time_limit_s)
+
+
+def _running(h: HostCheck) -> list[CheckDomain]:
+    """The domains that take capacity: the active ones that commit memory."""
+    return [d for d in h.domains if d.active and d.committed_kib > 0]
+
+
+def _within_capacity(h: HostCheck) -> None:
+    """Refuse a host whose running domains take more than it has (a node's memory, or its vCPUs)."""
+    over = [n for n in h.nodes if n.committed_kib > n.capacity_kib]
+    if over:
+        raise PlannerError(
+            f"{h.uri}: node {over[0].node_id} is over-committed ({format_kib(over[0].committed_kib)} "
+            f"committed, capacity {format_kib(over[0].capacity_kib)}); the fleet questions need hosts "
+            f"within capacity (see planner check {h.uri})"
+        )
+    vcpus = sum(d.vcpus for d in _running(h))
+    if vcpus > h.vcpu_capacity:
+        raise PlannerError(
+            f"{h.uri}: its running domains have {vcpus:,} vCPUs, more than the {h.vcpu_capacity:,g} it "
+            f"allows ({h.cpu_count:,} CPUs x vCPU ratio {h.vcpu_capacity / max(1, h.cpu_count):g}); the "
+            "fleet questions need hosts within capacity (a --host file's host.vcpu_ratio sets the ratio)"
+        )

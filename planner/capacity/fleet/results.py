@@ -133,7 +133,8 @@ class FailoverReport:
     shown to fail, None when some stayed undecided. ``spare_hosts_needed`` empty hosts of
     ``spare_host_type`` make every failing scenario survive (spares may fail too; see
     :func:`planner.capacity.fleet.failover.check_failover`). ``held_back`` is the largest displaced
-    demand per resource: what the fleet must keep free, at least, in total.
+    demand per resource, keyed by resource name in its unit (``memory_kib``, ``hugepages_kib``:
+    KiB; ``vcpu_count``: vCPUs): what the fleet must keep free, at least, in total.
     """
 
     failures: int
@@ -176,6 +177,11 @@ class FleetPlan:
 
     ``objective`` is the cost of the new hosts (existing hosts cost nothing more);
     ``lower_bound`` a proven bound on it; ``status`` is ``optimal`` only when they meet.
+    ``lp_value`` is the linear relaxation's value (the column generation's last master) for
+    placing the inventory, hosts bought in fractions: the bound is derived from it, rounded
+    up to whole hosts. With ``failures_tolerated`` it stays the relaxation of the plan
+    *before* the spare hosts, while ``objective`` and ``lower_bound`` count the spares
+    (``failures_tolerated`` times the cheapest host type's cost in the bound).
     ``binding`` maps a constraint name (``node0.memory_kib``, ``host.vcpu_count``) to the
     number of hosts on which it stops one more guest of a profile in the inventory.
     ``ffd_objective`` is what first fit decreasing needs for the same inventory.
