@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from planner.capacity.fleet.exact import price_exactly
 from planner.capacity.fleet.model import Catalog, FloatArray, IntArray, Shape
 from planner.capacity.fleet.pricing import Pricer
 
@@ -64,6 +65,9 @@ BOUND_CELLS = 2**20
 
 #: relative slack on reduced costs (duals are floats from HiGHS)
 DUAL_TOL = 1e-7
+
+#: most seconds of HiGHS per shape in a round of exact pricing
+EXACT_S = 0.2
 
 #: weight of the best-bound duals in the smoothed duals (Wentges [5])
 SMOOTHING = 0.5
@@ -150,23 +154,9 @@ def generate(
             continue
         if phase == 2:
             gen.master = master
-        own = Duals(master.pi, master.mu)
-        tries = [own] if center is None or phase == 1 else [center.towards(own), own]
-        tries.append(own)  # the last try prices deeper (exchange search, node tables for the bound)
-        new: list[Column] = []
-        for i, duals in enumerate(tries):
-            deep = i == len(tries) - 1
-            new, upper = _price(shapes, pricers, duals, master, demand, phase, LEVELS[gen.level], deep)
-            if deep:
-                upper = np.minimum(upper, bounds(shapes, pricers, duals.pi, demand, BOUND_LEVEL))
-            lb = lagrangian_bound(shapes, duals.pi, demand, upper, phase)
-            if phase == 1 and lb > 1e-6:
-                gen.infeasible = True
-                return
-            if phase == 2 and lb > gen.lower_bound:
-                gen.lower_bound, center = lb, duals
-            if new:
-                break
+        new, last_upper, center = _round(shapes, pricers, master, center, demand, phase, gen)
+        if gen.infeasible:
+            return
         added = gen.extend(new)
         if phase == 1 and master.value <= 1e-9:  # the columns cover the demand: optimise the cost
             phase = 2
@@ -181,9 +171,90 @@ def generate(
             if gen.level + 1 < len(LEVELS) and not _all_exact(pricers, master, demand, LEVELS[gen.level]):
                 gen.level += 1
                 continue
+            if phase == 2 and _worth_exact(master.value, gen.lower_bound, step, pricers, master, demand, gen):
+                new, upper = _price_exactly(catalog, shapes, master, demand, deadline)
+                lb = lagrangian_bound(shapes, master.pi, demand, np.minimum(upper, last_upper), phase)
+                if lb > gen.lower_bound:
+                    gen.lower_bound, center = lb, Duals(master.pi, master.mu)
+                if gen.extend(new):
+                    continue
             if phase == 2:
                 gen.converged = True
                 return
+
+
+def _round(
+    shapes: Sequence[Shape],
+    pricers: Sequence[Pricer],
+    master: Master,
+    center: Duals | None,
+    demand: IntArray,
+    phase: int,
+    gen: Generation,
+) -> tuple[list[Column], FloatArray, Duals | None]:
+    """One round of heuristic pricing: improving columns; upper bounds on the pricing optima at
+    the master's duals (inf when the last duals tried were smoothed ones); the duals of the
+    best bound so far. Updates ``gen.lower_bound`` (phase 2) or ``gen.infeasible`` (phase 1)."""
+    own = Duals(master.pi, master.mu)
+    tries = [own] if center is None or phase == 1 else [center.towards(own), own]
+    tries.append(own)  # the last try prices deeper (exchange search, node tables for the bound)
+    new: list[Column] = []
+    upper = np.full(len(shapes), np.inf)
+    for i, duals in enumerate(tries):
+        deep = i == len(tries) - 1
+        new, upper = _price(shapes, pricers, duals, master, demand, phase, LEVELS[gen.level], deep)
+        if deep:
+            upper = np.minimum(upper, bounds(shapes, pricers, duals.pi, demand, BOUND_LEVEL))
+        lb = lagrangian_bound(shapes, duals.pi, demand, upper, phase)
+        if phase == 1 and lb > 1e-6:
+            gen.infeasible = True
+            return [], upper, center
+        if phase == 2 and lb > gen.lower_bound:
+            gen.lower_bound, center = lb, duals
+        if new:
+            break
+    if duals.pi is not master.pi:  # the bounds are for the smoothed duals, not the master's
+        upper = np.full(len(shapes), np.inf)
+    return new, upper, center
+
+
+def _worth_exact(
+    value: float,
+    bound: float,
+    step: float,
+    pricers: Sequence[Pricer],
+    master: Master,
+    demand: IntArray,
+    gen: Generation,
+) -> bool:
+    """Whether a round of exact pricing may raise the bound: the heuristics' tables are not
+    exact, and the master's value is more than one step of the costs above the bound (within
+    one step, the rounded bound rises by one step at most)."""
+    if _all_exact(pricers, master, demand, LEVELS[gen.level]):
+        return False
+    return value - bound > (step if step > 0 else 1e-6 * max(1.0, abs(value)))
+
+
+def _price_exactly(
+    catalog: Catalog, shapes: Sequence[Shape], master: Master, demand: IntArray, deadline: float
+) -> tuple[list[Column], FloatArray]:
+    """Improving columns from HiGHS's pricing (:mod:`planner.capacity.fleet.exact`), and upper
+    bounds on the pricing optima (inf for a shape it had no time for)."""
+    new: list[Column] = []
+    upper = np.full(len(shapes), np.inf)
+    for b, shape in enumerate(shapes):
+        if shape.available == 0:
+            upper[b] = 0.0
+            continue
+        seconds = min(EXACT_S, deadline - time.monotonic())
+        if seconds <= 0:
+            continue
+        priced = price_exactly(catalog, shape, master.pi, demand, seconds)
+        upper[b] = priced.upper
+        threshold = shape.cost - master.mu[b]
+        if priced.counts is not None and priced.value > threshold + DUAL_TOL * max(1.0, abs(threshold)):
+            new.append(Column(b, priced.counts))
+    return new, upper
 
 
 def cost_step(shapes: Sequence[Shape]) -> float:

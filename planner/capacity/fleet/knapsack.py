@@ -115,8 +115,15 @@ def fill(weights: IntArray, values: FloatArray, bounds: IntArray, size: IntArray
     """
     dp = np.zeros(tuple(int(s) + 1 for s in size))
     snapshots: list[FloatArray] = []
+    alone = largest_bound(weights, size)
     for i in range(len(values)):
         w, v = weights[i], float(values[i])
+        axis = _single_axis(w)
+        if axis >= 0 and bounds[i] >= alone[i]:
+            _unbounded(dp, axis, int(w[axis]), v)
+            if trace:
+                snapshots.append(dp.copy())
+            continue
         left, piece = int(bounds[i]), 1
         while left > 0:
             t = min(piece, left)
@@ -129,6 +136,41 @@ def fill(weights: IntArray, values: FloatArray, bounds: IntArray, size: IntArray
         if trace:
             snapshots.append(dp.copy())
     return Table(float(dp[tuple(size)]), weights, values, bounds, tuple(snapshots))
+
+
+#: chains of at most this many steps are run row by row (numpy's accumulate strides across rows)
+_ROW_LOOP = 256
+
+
+def _single_axis(w: IntArray) -> int:
+    """The one grid axis an item's weight uses, or -1 (several, or none)."""
+    used = np.flatnonzero(w > 0)
+    return int(used[0]) if len(used) == 1 else -1
+
+
+def _unbounded(dp: FloatArray, axis: int, w: int, v: float) -> None:
+    """Add an item of weight ``w`` along ``axis`` and no bound of its own, in place, in one pass.
+
+    Along the axis, cells that differ by a multiple of ``w`` form chains; on a chain
+    ``new[j] = max_{i <= j} (dp[i] - i v) + j v`` ([1] §7.1, the unbounded recurrence as a
+    running maximum), so the pass costs one sweep of the table whatever the item's count.
+    """
+    moved = np.moveaxis(dp, axis, 0)
+    rows, rest = divmod(moved.shape[0], w)
+    if rows == 0:
+        return
+    body = moved[: rows * w].reshape(rows, w, *moved.shape[1:])
+    steps = (np.arange(rows) * v).reshape(rows, *([1] * (body.ndim - 1)))
+    body -= steps
+    if rows <= _ROW_LOOP:  # a few long rows: row by row runs along memory
+        for j in range(1, rows):
+            np.maximum(body[j], body[j - 1], out=body[j])
+    else:
+        np.maximum.accumulate(body, axis=0, out=body)
+    body += steps
+    if rest:  # the partial last row: one step past the chains' last full row
+        tail = moved[rows * w :]
+        np.maximum(tail, body[-1, :rest] + v, out=tail)
 
 
 def solution(table: Table, size: IntArray, items: int | None = None) -> IntArray:

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from planner.capacity.fleet.anchored import NodeTable, anchored
+from planner.capacity.fleet.exact import pattern_rows
 from planner.capacity.fleet.knapsack import Grid, Mode, fill, grid_of, largest_bound, solution, weights_on
 from planner.capacity.fleet.model import (
     Catalog,
@@ -194,23 +195,10 @@ class Pricer:
     def _matrix(self) -> tuple[FloatArray, FloatArray, IntArray]:
         """Rows of the relaxation: node rows, host rows, then one cap row per profile."""
         if self._rows is None:
-            cat, shape = self.catalog, self.shape
-            n_p, n_k = cat.size, len(shape.node_ids)
-            rows: list[FloatArray] = []
-            upper: list[float] = []
-            for k in range(n_k):
-                for r in range(len(cat.node_resources)):
-                    row = np.zeros((n_p, n_k))
-                    row[:, k] = cat.node_demand[:, r]
-                    rows.append(row.ravel())
-                    upper.append(float(shape.node_capacity[k, r]))
-            host_rows = np.flatnonzero(np.isfinite(shape.host_capacity))
-            for s in host_rows:
-                rows.append(np.repeat(cat.host_demand[:, s][:, None], n_k, axis=1).ravel())
-                upper.append(float(shape.host_capacity[s]))
-            cap_rows = np.kron(np.eye(n_p), np.ones((1, n_k)))
-            a_ub = np.vstack([np.array(rows).reshape(len(rows), n_p * n_k), cap_rows])
-            self._rows = (a_ub, np.array(upper), host_rows.astype(np.int64))
+            n_p = self.catalog.size
+            fixed, upper, host_rows = pattern_rows(self.catalog, self.shape)
+            cap_rows = np.kron(np.eye(n_p), np.ones((1, len(self.shape.node_ids))))
+            self._rows = (np.vstack([fixed, cap_rows]), upper, host_rows)
         return self._rows
 
     def _bounds(self, caps: IntArray, g: int) -> IntArray:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner.capacity.fleet.colgen import Column, Generation, cost_step, generate, round_up
+from planner.capacity.fleet.exact import quiet_stdout
 from planner.capacity.fleet.model import Catalog, IntArray, Shape, Status
 from planner.capacity.fleet.pricing import Pricer
 
@@ -300,13 +301,14 @@ def integer_master(
             rows.append(np.array([[1.0 if c.shape == b else 0.0 for c in columns]]))
             lower.append(np.array([-np.inf]))
             upper.append(np.array([float(s.available)]))
-    res = milp(
-        np.array([shapes[c.shape].cost for c in columns], dtype=float),
-        integrality=np.ones(n_j),
-        bounds=Bounds(np.zeros(n_j), ub),
-        constraints=[LinearConstraint(np.vstack(rows), np.concatenate(lower), np.concatenate(upper))],
-        options={"time_limit": max(0.2, deadline - time.monotonic()), "mip_rel_gap": 0.0, "disp": False},
-    )
+    with quiet_stdout():
+        res = milp(
+            np.array([shapes[c.shape].cost for c in columns], dtype=float),
+            integrality=np.ones(n_j),
+            bounds=Bounds(np.zeros(n_j), ub),
+            constraints=[LinearConstraint(np.vstack(rows), np.concatenate(lower), np.concatenate(upper))],
+            options={"time_limit": max(0.2, deadline - time.monotonic()), "mip_rel_gap": 0.0, "disp": False},
+        )
     if res.x is None:
         return None
     return [int(v) for v in np.rint(res.x)]
