@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from planner.report.text import count_text
 from planner.results.fleet import FailoverReport, FleetPlan, FleetResult
 from planner.units import format_kib
 
@@ -43,7 +44,8 @@ def _plan_lines(plan: FleetPlan) -> list[str]:
     types = ", ".join(f"{n} x {t}" for t, n in sorted(plan.hosts_per_type.items())) or "no new hosts"
     lines = [
         f"Plan: {plan.status}, cost {_num(plan.objective)} ({bounds_label(plan)}); new hosts: {types}",
-        f"  first fit decreasing: cost {_num(plan.ffd_objective)}, {plan.ffd_hosts} hosts; "
+        f"  first fit decreasing{' (the inventory, before spares)' if plan.failures_tolerated else ''}: "
+        f"cost {_num(plan.ffd_objective)}, {count_text(plan.ffd_hosts, 'new host')}; "
         f"solved in {plan.solve_s:.2f} s",
     ]
     if plan.failures_tolerated:
