@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from planner.capacity.binding import natural_key
+from planner.capacity.highs import milp
 from planner.errors import PlannerError
 
 Objective = Literal["max_guests", "max_weight"]
@@ -171,7 +172,7 @@ def solve(problem: PackingProblem) -> Plan:
         infeasible then, so no plan is returned).
     """
     import numpy as np
-    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.optimize import Bounds, LinearConstraint
 
     _validate(problem)
     kinds, nodes = problem.kinds, problem.nodes
@@ -393,7 +394,7 @@ def min_bins(
         Bin capacity per dimension.
     """
     import numpy as np
-    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.optimize import Bounds, LinearConstraint
 
     n_types, n_dims = len(sizes), len(capacity)
     for t, size in enumerate(sizes):

@@ -24,16 +24,11 @@ References
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from planner.capacity.fleet.model import (
-    FLOAT_SLACK,
     Catalog,
     FloatArray,
     IntArray,
@@ -41,8 +36,10 @@ from planner.capacity.fleet.model import (
     alone_per_host,
     alone_per_node,
     fits,
+    pattern_rows,
 )
 from planner.capacity.fleet.patterns import VALUE_TOL
+from planner.capacity.highs import milp
 
 #: relative gap HiGHS may stop at: below what separates an improving pattern from the cost
 REL_GAP = 1e-5
@@ -61,7 +58,7 @@ def price_exactly(
     catalog: Catalog, shape: Shape, pi: FloatArray, caps: IntArray, seconds: float
 ) -> ExactPriced:
     """The most valuable host pattern for duals ``pi`` (at most ``caps`` of each profile), by HiGHS."""
-    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.optimize import Bounds, LinearConstraint
 
     n_p, n_k = catalog.size, len(shape.node_ids)
     value = np.where(pi > VALUE_TOL, pi, 0.0)
@@ -72,18 +69,13 @@ def price_exactly(
     rows = np.vstack([rows, np.kron(np.eye(n_p), np.ones((1, n_k)))])  # at most caps[p] over the nodes
     lower = np.concatenate([lower, np.full(n_p, -np.inf)])
     upper = np.concatenate([upper, caps.astype(float)])
-    with quiet_stdout():
-        res = milp(
-            -np.repeat(value, n_k),
-            integrality=np.ones(n_p * n_k),
-            bounds=Bounds(np.zeros(n_p * n_k), ub.ravel()),
-            constraints=[LinearConstraint(rows, lower, upper)],
-            options={
-                "time_limit": max(0.05, seconds),
-                "mip_rel_gap": REL_GAP,
-                "disp": False,
-            },
-        )
+    res = milp(
+        -np.repeat(value, n_k),
+        integrality=np.ones(n_p * n_k),
+        bounds=Bounds(np.zeros(n_p * n_k), ub.ravel()),
+        constraints=[LinearConstraint(rows, lower, upper)],
+        options={"time_limit": max(0.05, seconds), "mip_rel_gap": REL_GAP, "disp": False},
+    )
     bound = getattr(res, "mip_dual_bound", None)
     top = np.inf if bound is None or not np.isfinite(bound) else -float(bound) * (1 + 1e-9) + 1e-12
     if res.x is None:
@@ -92,42 +84,6 @@ def price_exactly(
     if not fits(counts, shape, catalog):  # HiGHS's tolerances: never hand on an infeasible pattern
         return ExactPriced(None, 0.0, top)
     return ExactPriced(counts, float(pi @ counts.sum(axis=1)), max(top, float(pi @ counts.sum(axis=1))))
-
-
-@contextlib.contextmanager
-def quiet_stdout() -> Iterator[None]:
-    """File descriptor 1 to /dev/null while HiGHS runs: its integer search prints a debugging
-    line (``HighsMipSolverData::transformNewIntegerFeasibleSolution``) to stdout whatever
-    ``disp`` says, which would corrupt the commands' ``--json`` output."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 1)
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
-def pattern_rows(catalog: Catalog, shape: Shape) -> tuple[FloatArray, FloatArray, IntArray]:
-    """Rows of a host pattern's capacities over the variables ``counts[p, k]`` (flattened):
-    one per node and node resource, then one per finite host resource (whose indices are
-    returned), and their upper sides."""
-    n_p, n_k = catalog.size, len(shape.node_ids)
-    rows: list[FloatArray] = []
-    upper: list[float] = []
-    for k in range(n_k):
-        for r in range(len(catalog.node_resources)):
-            row = np.zeros((n_p, n_k))
-            row[:, k] = catalog.node_demand[:, r]
-            rows.append(row.ravel())
-            upper.append(float(shape.node_capacity[k, r]))
-    host_rows = np.flatnonzero(np.isfinite(shape.host_capacity))
-    for s in host_rows:
-        rows.append(np.repeat(catalog.host_demand[:, s][:, None], n_k, axis=1).ravel())
-        upper.append(float(shape.host_capacity[s]) + FLOAT_SLACK)
-    return np.array(rows).reshape(len(rows), n_p * n_k), np.array(upper), host_rows.astype(np.int64)
 
 
 def _rows(catalog: Catalog, shape: Shape) -> tuple[FloatArray, FloatArray, FloatArray]:

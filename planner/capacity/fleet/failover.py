@@ -54,6 +54,7 @@ from planner.capacity.fleet.model import (
 from planner.capacity.fleet.results import FailoverReport, Scenario, Verdict
 from planner.capacity.fleet.rounding import cover
 from planner.capacity.fleet.state import Fleet, classes, fleet_of
+from planner.capacity.highs import milp
 
 #: most seconds the exact check of one scenario may take
 _EXACT_S = 10.0
@@ -285,7 +286,7 @@ def _per_host(
     profile and node (HiGHS; the formulation the pattern master avoids, used only when the master
     covers the guests fractionally and its rounding found no placement). ``unknown`` when it is
     too large or runs out of time."""
-    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.optimize import Bounds, LinearConstraint
     from scipy.sparse import lil_matrix
 
     cat = fleet.catalog

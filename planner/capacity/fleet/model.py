@@ -281,3 +281,23 @@ def fill_in_order(per_node: IntArray, total: IntArray) -> IntArray:
         out[..., k] = take
         left = left - take
     return out
+
+
+def pattern_rows(catalog: Catalog, shape: Shape) -> tuple[FloatArray, FloatArray, IntArray]:
+    """Rows of a host pattern's capacities over the variables ``counts[p, k]`` (flattened):
+    one per node and node resource, then one per finite host resource (whose indices are
+    returned), and their upper sides."""
+    n_p, n_k = catalog.size, len(shape.node_ids)
+    rows: list[FloatArray] = []
+    upper: list[float] = []
+    for k in range(n_k):
+        for r in range(len(catalog.node_resources)):
+            row = np.zeros((n_p, n_k))
+            row[:, k] = catalog.node_demand[:, r]
+            rows.append(row.ravel())
+            upper.append(float(shape.node_capacity[k, r]))
+    host_rows = np.flatnonzero(np.isfinite(shape.host_capacity))
+    for s in host_rows:
+        rows.append(np.repeat(catalog.host_demand[:, s][:, None], n_k, axis=1).ravel())
+        upper.append(float(shape.host_capacity[s]) + FLOAT_SLACK)
+    return np.array(rows).reshape(len(rows), n_p * n_k), np.array(upper), host_rows.astype(np.int64)

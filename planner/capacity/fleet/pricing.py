@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from planner.capacity.fleet.anchored import NodeTable, anchored
-from planner.capacity.fleet.exact import pattern_rows
 from planner.capacity.fleet.knapsack import Grid, Mode, fill, grid_of, largest_bound, solution, weights_on
 from planner.capacity.fleet.model import (
     Catalog,
@@ -45,6 +44,7 @@ from planner.capacity.fleet.model import (
     Shape,
     alone_per_host,
     alone_per_node,
+    pattern_rows,
 )
 from planner.capacity.fleet.patterns import VALUE_TOL, HostKit, value_of
 

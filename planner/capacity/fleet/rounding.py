@@ -27,9 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner.capacity.fleet.colgen import Column, Generation, cost_step, generate, round_up
-from planner.capacity.fleet.exact import quiet_stdout
 from planner.capacity.fleet.model import Catalog, IntArray, Shape, Status
 from planner.capacity.fleet.pricing import Pricer
+from planner.capacity.highs import milp
 
 #: share of the time left that column generation may use before the rounding
 _GENERATION_SHARE = 0.5
@@ -282,7 +282,7 @@ def integer_master(
     columns: Sequence[Column], shapes: Sequence[Shape], demand: IntArray, deadline: float
 ) -> list[int] | None:
     """Integer multiplicities over the columns (HiGHS ``milp``), or None when none was found in time."""
-    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.optimize import Bounds, LinearConstraint
 
     n_j = len(columns)
     if n_j == 0:
@@ -301,14 +301,13 @@ def integer_master(
             rows.append(np.array([[1.0 if c.shape == b else 0.0 for c in columns]]))
             lower.append(np.array([-np.inf]))
             upper.append(np.array([float(s.available)]))
-    with quiet_stdout():
-        res = milp(
-            np.array([shapes[c.shape].cost for c in columns], dtype=float),
-            integrality=np.ones(n_j),
-            bounds=Bounds(np.zeros(n_j), ub),
-            constraints=[LinearConstraint(np.vstack(rows), np.concatenate(lower), np.concatenate(upper))],
-            options={"time_limit": max(0.2, deadline - time.monotonic()), "mip_rel_gap": 0.0, "disp": False},
-        )
+    res = milp(
+        np.array([shapes[c.shape].cost for c in columns], dtype=float),
+        integrality=np.ones(n_j),
+        bounds=Bounds(np.zeros(n_j), ub),
+        constraints=[LinearConstraint(np.vstack(rows), np.concatenate(lower), np.concatenate(upper))],
+        options={"time_limit": max(0.2, deadline - time.monotonic()), "mip_rel_gap": 0.0, "disp": False},
+    )
     if res.x is None:
         return None
     return [int(v) for v in np.rint(res.x)]
