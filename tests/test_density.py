@@ -114,8 +114,10 @@ def test_a_process_over_the_limit_is_oom_killed_and_counted(small_group: cgroup.
     hog = subprocess.run(group.wrap([sys.executable, "-c", "b = b'x' * (128 << 20)"]), capture_output=True)
     assert hog.returncode == -signal.SIGKILL
     assert group.oom_kills() == 1
-    assert group.limit_hits() >= 0  # v1 failcnt stays 0 on some kernels (6.18 here) despite the kill
-    assert group.peak_kib() is None or group.peak_kib() <= 48 * MIB
+    if group.version == 2:  # memory.events max; v1's failcnt stays 0 on some kernels (6.18 here)
+        assert group.limit_hits() >= 1
+    peak_kib = group.peak_kib()
+    assert peak_kib is None or peak_kib <= 48 * MIB
     assert group.pids() == []
 
 
